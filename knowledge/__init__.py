@@ -1,0 +1,12 @@
+"""The evidence: guideline ingestion, index, releases, retrieval; drug and trial knowledge.
+
+Imports nothing of ours above it (no Flask request globals outside ``knowledge.librarian``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the librarian blueprint (the only Flask-aware part of this package)."""
