@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify
 
+from sandbox import authz, ehr_shell, fhir_api
 from sandbox.launch_context import LaunchRegistry
 from sandbox.settings import PROJECT_ROOT, SandboxSettings, load_sandbox_settings
 from sandbox.store import PatientStore
@@ -30,10 +31,15 @@ def create_sandbox_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         TESTING=settings.testing,
+        # Cookies are not isolated by port: on 127.0.0.1 the product's "session" cookie would clobber ours.
+        SESSION_COOKIE_NAME="sandbox_session",
     )
     app.extensions["sandbox_settings"] = settings
     app.extensions["sandbox_store"] = PatientStore.from_folder(settings.patients)
     app.extensions["sandbox_launches"] = LaunchRegistry()
+    authz.init_app(app)  # SMART authorization server: /auth/*, /fhir/.well-known/*
+    fhir_api.init_app(app)  # FHIR R4 API /fhir/*, and the app-wide error handlers
+    ehr_shell.init_app(app)  # EHR shell pages, CDS Hooks client, /cds-client/jwks.json
 
     @app.get("/healthz")
     def healthz() -> Response:

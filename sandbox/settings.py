@@ -35,6 +35,19 @@ class SandboxSettings(BaseSettings):
     max_request_bytes: int = 1_048_576
     secret_key: str | None = None
     testing: bool = False
+    # EHR shell + CDS Hooks client. The discovery URL comes from the manifest (rebased like the other
+    # manifest URLs) unless overridden here; calls to services are time-boxed.
+    cds_discovery_url: str | None = None
+    cds_timeout_s: float = 5.0
+    cds_discovery_ttl_s: float = 30.0
+    ehr_user_id: str = "demo-practitioner"
+    # SMART authorization server + FHIR API. The confidential client variant
+    # (``<client_id>-confidential``, client_secret_basic) is registered only when a secret is set.
+    confidential_client_secret: str | None = None
+    fhir_default_count: int = 50
+    fhir_max_count: int = 500
+    # Validate every outgoing resource/bundle with fhir.resources.R4B (slow; tests turn it on).
+    fhir_validate_responses: bool = False
 
     @property
     def fhir_base_url(self) -> str:
