@@ -1,0 +1,158 @@
+"""The shipped RxNorm vocabulary: codes and names → ingredients (IN), loaded once per process.
+
+Normalises what a MedicationRequest carries to RxNorm ingredients: clinical and branded drugs (SCD,
+SBD), packs (GPCK/BPCK: by the component drugs named in the pack's display, since the shipped extract
+has no pack rows), ingredient (IN), precise ingredient (PIN → its IN) and multiple-ingredient (MIN)
+codes, brand names (BN). Free text is matched by ingredient, salt and brand name
+(:meth:`DrugVocabulary.ingredients_for_text`); callers flag such matches (``matched_by_text``).
+
+This module satisfies ``clinical.record.IngredientResolver`` structurally through
+:class:`IngredientHit` (``rxcui``, ``name``); it imports nothing from ``clinical`` (knowledge sits
+below it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+from knowledge.drugs.names import find_names, normalise
+from knowledge.drugs.rxnorm_import import route_group
+
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+VOCABULARY_FILE = DATA_DIR / "rxnorm_vocabulary.tsv.gz"
+_PACK_PART = re.compile(r"\(([^()]+)\)")
+
+
+class CodeLike(Protocol):
+    """A coding as ``clinical.codes.Code`` has it."""
+
+    @property
+    def system(self) -> str | None: ...
+
+    @property
+    def code(self) -> str | None: ...
+
+    @property
+    def display(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class IngredientHit:
+    """An RxNorm ingredient (IN) found for a code or a name."""
+
+    rxcui: str
+    name: str
+
+
+class DrugVocabulary:
+    """Lookup tables over the compact vocabulary file (see :mod:`knowledge.drugs.rxnorm_import`)."""
+
+    def __init__(self, rows: Iterable[tuple[str, str, str, tuple[str, ...]]]) -> None:
+        self.ingredient_names: dict[str, str] = {}
+        self.code_ingredients: dict[str, tuple[str, ...]] = {}
+        self.code_kind: dict[str, str] = {}
+        self.name_index: dict[str, tuple[str, ...]] = {}
+        self.code_route: dict[str, str] = {}
+        deferred: list[tuple[str, str, str, tuple[str, ...]]] = []
+        for kind, rx, name, ins in rows:
+            if kind == "IN":
+                self.ingredient_names[rx] = name
+                self.code_ingredients[rx] = (rx,)
+                self.code_kind[rx] = kind
+                self.name_index.setdefault(normalise(name), (rx,))
+            else:
+                deferred.append((kind, rx, name, ins))
+        for kind, rx, name, ins in deferred:
+            known = tuple(i for i in ins if i in self.ingredient_names)
+            if not known:
+                continue
+            self.code_ingredients.setdefault(rx, known)
+            self.code_kind.setdefault(rx, kind)
+            if kind in {"SCD", "SBD"}:
+                self.code_route[rx] = name or "systemic"
+                continue
+            # MIN names ("a / b") are matched through their parts; PIN and brand names directly.
+            if name and kind in {"PIN", "BN"}:
+                self.name_index.setdefault(normalise(name), known)
+
+    @classmethod
+    def load(cls, path: Path = VOCABULARY_FILE) -> DrugVocabulary:
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            return cls(_parse(fh))
+
+    # --- clinical.record.IngredientResolver ----------------------------------------------------
+
+    def ingredients_for_codes(self, codes: Sequence[CodeLike]) -> list[IngredientHit]:
+        """Ingredients of the first RxNorm coding the vocabulary knows; packs via their display.
+
+        Returns ``[]`` when no RxNorm code is known, so the caller can fall back to the text (and
+        flag the match) rather than trusting a guess made from a code.
+        """
+        for c in codes:
+            if c.system != RXNORM or not c.code:
+                continue
+            ins = self.code_ingredients.get(c.code)
+            if ins:
+                return self._hits(ins)
+        for c in codes:
+            if c.system == RXNORM and c.display and "pack" in c.display.lower():
+                return self._pack(c.display)
+        return []
+
+    def ingredients_for_text(self, text: str) -> list[IngredientHit]:
+        """Ingredients named in ``text`` (ingredient, salt or brand names; longest match wins)."""
+        if "pack" in text.lower() and "(" in text:
+            return self._pack(text)
+        found: list[str] = []
+        for key in find_names(text, self.name_index):
+            found.extend(self.name_index[key])
+        return self._hits(found)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def route_for(self, codes: Sequence[CodeLike], text: str = "") -> str:
+        """Route group of a product ("systemic", "topical", "ophthalmic", ...) from its code or text."""
+        for c in codes:
+            if c.system == RXNORM and c.code and c.code in self.code_route:
+                return self.code_route[c.code]
+        return route_group(" ".join([text, *(c.display or "" for c in codes)]))
+
+    def name_of(self, rxcui: str) -> str:
+        return self.ingredient_names.get(rxcui, rxcui)
+
+    def rxcui_for_name(self, name: str) -> str | None:
+        """The single ingredient a name denotes (exact or salt form), else ``None``."""
+        hits = self.name_index.get(normalise(name))
+        return hits[0] if hits and len(hits) == 1 else None
+
+    def _pack(self, display: str) -> list[IngredientHit]:
+        # "{21 (ethinyl estradiol 0.03 MG / levonorgestrel 0.15 MG Oral Tablet) / 7 (inert ...)} Pack"
+        found: list[str] = []
+        for part in _PACK_PART.findall(display):
+            for key in find_names(part, self.name_index):
+                found.extend(self.name_index[key])
+        return self._hits(found)
+
+    def _hits(self, rxcuis: Iterable[str]) -> list[IngredientHit]:
+        return [IngredientHit(rx, self.ingredient_names[rx]) for rx in dict.fromkeys(rxcuis)]
+
+
+def _parse(lines: Iterable[str]) -> Iterable[tuple[str, str, str, tuple[str, ...]]]:
+    for line in lines:
+        if line.startswith("#") or line.startswith("kind\t"):
+            continue
+        kind, rx, name, ins = line.rstrip("\n").split("\t")
+        yield kind, rx, name, tuple(i for i in ins.split(";") if i)
+
+
+@lru_cache(maxsize=4)
+def load_vocabulary(path: Path = VOCABULARY_FILE) -> DrugVocabulary:
+    """The process-wide vocabulary (loaded on first use, ~0.3 s)."""
+    return DrugVocabulary.load(path)
