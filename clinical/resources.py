@@ -25,7 +25,7 @@ def parse_strict(data: Mapping[str, Any]) -> Resource:
         raise InvalidResource("missing resourceType")
     try:
         cls = get_fhir_model_class(rtype)
-    except KeyError as err:
+    except (KeyError, ValueError) as err:
         raise InvalidResource(f"unknown resourceType {rtype!r}") from err
     try:
         model = cast(Resource, cls.model_validate(data))

@@ -16,7 +16,13 @@ from evidence_cds.settings import load_settings
 
 # "module:attribute" of click groups contributed by packages; imported lazily so a heavy package
 # (embeddings, NLP) costs nothing for the commands that do not use it.
-COMMAND_GROUPS: list[str] = []
+COMMAND_GROUPS: list[str] = [
+    "cds_services.cli:audit_group",
+    "knowledge.librarian.cli:knowledge_group",
+    "knowledge.trials.cli:trials_group",
+    "cds_services.services.differential_cli:ddx_group",
+    "knowledge.drugs.cli:drugs_group",
+]
 
 
 class _LazyGroup(click.Group):
@@ -51,6 +57,18 @@ def run_cmd(no_sandbox: bool) -> None:
     from evidence_cds.devserver import run_development_system
 
     run_development_system(with_sandbox=not no_sandbox)
+
+
+@main.command("serve")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", default=1, show_default=True, help="Threads per worker (gthread when > 1).")
+@click.option("--bind", default=None, help="host:port (default: EVIDENCE_CDS_HOST:EVIDENCE_CDS_PORT).")
+@click.option("--no-migrate", is_flag=True, help="Do not apply migrations before starting.")
+def serve_cmd(workers: int, threads: int, bind: str | None, no_migrate: bool) -> None:
+    """Serve the product under gunicorn; each worker warms models and indexes before its first request."""
+    from cds_services.serving import serve
+
+    serve(load_settings(), workers=workers, threads=threads, bind=bind, migrate=not no_migrate)
 
 
 @main.command("prepare")

@@ -38,6 +38,9 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL never corrupts the database; a power loss may drop the last commits. Without
+            # it every audit row costs a disk sync, capping hook throughput at ~50 calls/s.
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 

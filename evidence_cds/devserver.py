@@ -23,6 +23,26 @@ log = logging.getLogger(__name__)
 PREPARE_STEPS: list[Callable[[Settings], None]] = []
 
 
+def _knowledge_starter_release(settings: Settings) -> None:
+    """Publish knowledge release 1 from the starter pack when none is published (lazy import)."""
+    from knowledge.librarian.config import prepare_starter_release
+
+    prepare_starter_release(settings)
+
+
+PREPARE_STEPS.append(_knowledge_starter_release)
+
+
+def _trials_demo_release(settings: Settings) -> None:
+    """Build the trial release from the demo trials when the instance has none (lazy import)."""
+    from cds_services.services.trial_setup import prepare_trial_release
+
+    prepare_trial_release(settings)
+
+
+PREPARE_STEPS.append(_trials_demo_release)
+
+
 def prepare_defaults(settings: Settings) -> None:
     """Migrate the database and run every registered preparation step (each is idempotent)."""
     settings.instance_path.mkdir(parents=True, exist_ok=True)
