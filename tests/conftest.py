@@ -89,6 +89,7 @@ def start_system(
         "secret_key": "test-secret",
         "public_base_url": app_server.url,
         "ehr_origins": [sandbox_server.url],
+        "smart_allowed_issuers": [f"{sandbox_server.url}/fhir"],
     }
     app_cfg.update(app_overrides or {})
     application = create_app(app_cfg)

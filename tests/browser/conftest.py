@@ -31,22 +31,38 @@ CHROMIUM_ARGS = [
 DEFAULT_TIMEOUT_MS = 10_000
 
 
+# Other packages' conftests import these fixtures (tests/knowledge, tests/smart_app); pytest then holds
+# one session fixture per conftest, and a second sync Playwright in the same thread fails. So the
+# Playwright driver and the browser are shared per process, reference-counted across those fixtures.
+_shared: dict[str, Any] = {"users": 0}
+
+
 @pytest.fixture(scope="session")
 def playwright_instance() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.skip(f"chromium not found at {CHROMIUM} (make test installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        yield pw
+    if _shared["users"] == 0:
+        _shared["pw"] = sync_api.sync_playwright().start()
+    _shared["users"] += 1
+    yield _shared["pw"]
+    _shared["users"] -= 1
+    if _shared["users"] == 0:
+        _shared.pop("pw").stop()
 
 
 @pytest.fixture(scope="session")
 def browser(playwright_instance: Any) -> Iterator[Any]:
-    browser = playwright_instance.chromium.launch(
-        executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=30_000
-    )
-    yield browser
-    browser.close()
+    if "browser" not in _shared:
+        _shared["browser"] = playwright_instance.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True, timeout=30_000
+        )
+        _shared["browser_users"] = 0
+    _shared["browser_users"] += 1
+    yield _shared["browser"]
+    _shared["browser_users"] -= 1
+    if _shared["browser_users"] == 0:
+        _shared.pop("browser").close()
 
 
 @pytest.fixture
