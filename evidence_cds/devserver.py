@@ -58,7 +58,12 @@ def run_development_system(with_sandbox: bool = True) -> None:
     settings = load_settings()
     configure_logging(settings.log_level)
     prepare_defaults(settings)
-    servers: list[BaseWSGIServer] = [make_server(settings.host, settings.port, create_app(), threaded=True)]
+    app = create_app()
+    from cds_services.serving import warm_up_app
+
+    # Load models and indexes before the first hook call, as each gunicorn worker does.
+    print("warming up: " + (", ".join(warm_up_app(app)) or "nothing to warm"), flush=True)
+    servers: list[BaseWSGIServer] = [make_server(settings.host, settings.port, app, threaded=True)]
     open_url = f"{settings.public_base_url}/app/"
     if with_sandbox:
         from sandbox.app import create_sandbox_app
