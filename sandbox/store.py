@@ -14,10 +14,12 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +48,9 @@ class PatientStore:
     def from_folder(cls, folder: Path) -> PatientStore:
         store = cls()
         files = sorted(p for p in folder.iterdir() if p.name.endswith((".json", ".json.gz")))
+        today = datetime.now(UTC).date()
         for path in files:
-            store.add_bundle(read_bundle(path), refs_resolved=True)
+            store.add_bundle(shift_relative_dates(read_bundle(path), today), refs_resolved=True)
         log.info("sandbox store: %d bundles, %d resources", len(files), store.count())
         return store
 
@@ -102,6 +105,43 @@ class PatientStore:
 
     def count(self) -> int:
         return sum(len(v) for v in self.by_type.values())
+
+
+RELATIVE_DATES_TAG = "relative-dates"
+_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(T.*)?$")
+
+
+def shift_relative_dates(bundle: Resource, today: date) -> Resource:
+    """Move every date of a bundle tagged ``relative-dates`` so that ``Bundle.timestamp`` is ``today``.
+
+    The demo patients are authored on a fixed day; clinical logic reads "recent" labs (an INR within
+    days, an HbA1c within 90 days), so without this the demo would decay as the calendar moves on.
+    Birth dates move too, so ages stay as authored. Untagged bundles (Synthea) are left exactly as
+    they are.
+    """
+    tags = (bundle.get("meta") or {}).get("tag") or []
+    stamp = _DATE.match(str(bundle.get("timestamp") or ""))
+    if not stamp or not any(t.get("code") == RELATIVE_DATES_TAG for t in tags):
+        return bundle
+    delta = today - date.fromisoformat(stamp.group(1))
+    if not delta.days:
+        return bundle
+    shifted: Resource = _shift(bundle, delta)
+    return shifted
+
+
+def _shift(node: Any, delta: timedelta) -> Any:
+    if isinstance(node, dict):
+        return {k: _shift(v, delta) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_shift(v, delta) for v in node]
+    if isinstance(node, str) and (m := _DATE.match(node)):
+        try:
+            moved = date.fromisoformat(m.group(1)) + delta
+        except ValueError:
+            return node
+        return moved.isoformat() + (m.group(2) or "")
+    return node
 
 
 def read_bundle(path: Path) -> Resource:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from joserfc.jwk import ECKey, RSAKey
 
 from evidence_cds import db
 from evidence_cds.app import create_app
+from tests.support.demo_patients import demo_bundle
 from tests.support.live_server import LiveServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,7 +139,7 @@ def searchset(resources: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def demo_resources(name: str) -> list[dict[str, Any]]:
-    bundle = json.loads((DEMO_PATIENTS / f"{name}.json").read_text())
+    bundle = demo_bundle(name)
     return [e["resource"] for e in bundle["entry"]]
 
 

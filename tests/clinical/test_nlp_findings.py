@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from clinical.nlp import Concept, Vocabulary, extract_findings, findings_from_record
 from clinical.record import build_patient_record
+from tests.support.demo_patients import demo_bundle
 
 PATIENTS = Path(__file__).resolve().parents[2] / "sandbox" / "patients"
 
@@ -98,7 +98,7 @@ def test_empty_text_has_no_findings() -> None:
 
 
 def test_structured_findings_of_the_multiproblem_demo_patient_keep_their_trail() -> None:
-    bundle = json.loads((PATIENTS / "demo-multiproblem.json").read_text())
+    bundle = demo_bundle("demo-multiproblem")
     record = build_patient_record([bundle])
     findings = findings_from_record(record)
     by_source = {(f.concept_id, f.source) for f in findings}

@@ -18,13 +18,14 @@ from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from sandbox.fhir_validate import validate_resource
 from sandbox.settings import SANDBOX_DIR
 from tests.sandbox.smart_support import SmartClient
+from tests.support.demo_patients import demo_bundle
 
 FHIR_JSON = "application/fhir+json"
 LAB = "http://terminology.hl7.org/CodeSystem/observation-category|laboratory"
 
 
 def demo_resources(rtype: str, patient: str) -> list[dict[str, Any]]:
-    bundle = json.loads((SANDBOX_DIR / "patients" / f"{patient}.json").read_text())
+    bundle = demo_bundle(patient)
     return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == rtype]
 
 

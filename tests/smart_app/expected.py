@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.support.demo_patients import demo_bundle
 
 PATIENTS_DIR = Path(__file__).resolve().parents[2] / "sandbox" / "patients"
 
@@ -29,7 +30,7 @@ def _text(concept: dict[str, Any] | None) -> str:
 
 
 def expected(patient_id: str) -> Expected:
-    bundle = json.loads((PATIENTS_DIR / f"{patient_id}.json").read_text())
+    bundle = demo_bundle(patient_id)
     res = [e["resource"] for e in bundle.get("entry", [])]
     patient = next(r for r in res if r["resourceType"] == "Patient" and r["id"] == patient_id)
     n = patient["name"][0]
