@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ def test_env_example_lists_only_real_settings() -> None:
 
     fields = {f"EVIDENCE_CDS_{name.upper()}" for name in Settings.model_fields}
     lines = (PROJECT_ROOT / ".env.example").read_text().splitlines()
-    names = {ln.lstrip("# ").split("=", 1)[0] for ln in lines if "=" in ln and "SANDBOX" not in ln}
+    assignment = re.compile(r"^#?\s*(EVIDENCE_CDS_[A-Z0-9_]+)=")
+    names = {m.group(1) for ln in lines if (m := assignment.match(ln)) and "SANDBOX" not in m.group(1)}
     assert names, ".env.example is empty"
     assert names <= fields, f"unknown settings in .env.example: {names - fields}"
