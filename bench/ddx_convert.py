@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path("/work/shared/data/ddx")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ddx"
 _DEMO = re.compile(r"(\d+(?:\.\d+)?)[\s-]*(year|month|week|day)s?[\s-]*old\s+(\w+)", re.IGNORECASE)
 _FEMALE = {"female", "woman", "girl", "lady", "f"}
 _MALE = {"male", "man", "boy", "gentleman", "m"}

@@ -34,7 +34,7 @@ from evidence_cds import db  # noqa: E402
 from evidence_cds.app import create_app  # noqa: E402
 from tests.support.live_server import LiveServer  # noqa: E402
 
-AVEY = Path("/work/shared/data/ddx/avey_vignettes.jsonl")
+AVEY = Path(__file__).resolve().parents[2] / "shared" / "data" / "ddx/avey_vignettes.jsonl"
 
 
 def _bundle(items: list[dict[str, Any]]) -> dict[str, Any]:

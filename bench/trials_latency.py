@@ -45,7 +45,7 @@ from knowledge.trials.models import Trial  # noqa: E402
 from knowledge.trials.release import build_release  # noqa: E402
 from tests.support.live_server import LiveServer  # noqa: E402
 
-CORPUS = Path("/work/shared/data/trials/dev_corpus.jsonl")
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "trials/dev_corpus.jsonl"
 
 
 class MemoEncoder:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from clinical.patient_profile import profile_from_text  # noqa: E402
 from knowledge.trials.index import tokenize  # noqa: E402
 
-NOTES = Path("/work/shared/data/trials/trialgpt-patients")
+NOTES = Path(__file__).resolve().parents[2] / "shared" / "data" / "trials/trialgpt-patients"
 
 
 def _pct(values: list[float], q: float) -> float:

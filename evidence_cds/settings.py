@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     knowledge_chunk_overlap: int = 150
     knowledge_starter_pack: Path | None = None  # default: the starter pack shipped in knowledge/
     knowledge_embedding_cache_dir: Path | None = None  # default: knowledge_dir/cache (keyed by model)
-    knowledge_query_threads: int | None = 1  # torch threads for query encoding (process-wide); None: torch default
+    knowledge_query_threads: int | None = 1  # torch threads for query encoding (process-wide)
 
     # --- CORS / framing ------------------------------------------------------------------------
     ehr_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8080", "http://localhost:8080"])

@@ -10,3 +10,7 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the librarian blueprint (the only Flask-aware part of this package)."""
+    from knowledge.librarian import views  # noqa: F401  (routes attach to the blueprint on import)
+    from knowledge.librarian.web import bp
+
+    app.register_blueprint(bp)
