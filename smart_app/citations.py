@@ -116,14 +116,12 @@ class SearchOutcome:
 
 def search_guidelines(app: Flask, query: str, k: int = 5) -> SearchOutcome:
     """Ranked cited passages from the published knowledge release (hybrid search)."""
-    from knowledge.retrieval import ModelMismatchError, NoPublishedRelease, open_current_retriever
+    from knowledge.librarian.config import current_retriever
 
-    settings = app.extensions["settings"]
-    try:
-        retriever = open_current_retriever(settings.resolved_knowledge_dir(), settings.embedding_model)
-        result = retriever.search(query, k=k, mode="hybrid")
-    except (NoPublishedRelease, ModelMismatchError) as err:
-        return SearchOutcome(message=f"Guideline search is not available: {type(err).__name__}")
+    retriever = current_retriever(app.extensions["settings"])
+    if retriever is None:
+        return SearchOutcome(message="Guideline search is not available: no published knowledge release.")
+    result = retriever.search(query, k=k, mode="hybrid")
     passages = [
         Citation(
             title=p.title,

@@ -158,12 +158,9 @@ def _citation(c: Any) -> Citation:
 def _retriever(settings: Settings) -> Any:
     if not settings.ddx_cite_passages:
         return None
-    try:
-        from knowledge.retrieval import ModelMismatchError, NoPublishedRelease, open_current_retriever
+    from knowledge.librarian.config import current_retriever
 
-        return open_current_retriever(settings.resolved_knowledge_dir(), settings.embedding_model)
-    except (ImportError, NoPublishedRelease, ModelMismatchError, OSError, ValueError):
-        return None  # the knowledge-base sources are cited instead
+    return current_retriever(settings)  # None: the knowledge-base sources are cited instead
 
 
 def build_page(sid: str, record: PatientRecord, settings: Settings, requested: Requested) -> DifferentialPage:

@@ -64,6 +64,8 @@ def view_queries(patient_id: str, encounter_id: str | None, lab_count: int = 100
             "Observation",
             {"patient": patient_id, "category": "vital-signs", "_sort": "-date", "_count": str(lab_count)},
         ),
+        # Notes feed the in-process services (differentials read findings in them), as in the hook.
+        "notes": Query("DocumentReference", {"patient": patient_id, "_count": "50"}),
     }
     if encounter_id:
         queries["encounter"] = Query("Encounter", read_id=encounter_id.rsplit("/", 1)[-1])

@@ -204,12 +204,9 @@ def diagnosis_payload(r: RankedDiagnosis, cites: list[Citation]) -> dict[str, An
 
 
 def _retriever(settings: Settings) -> object | None:
-    try:
-        from knowledge.retrieval import ModelMismatchError, NoPublishedRelease, open_current_retriever
+    from knowledge.librarian.config import current_retriever
 
-        return open_current_retriever(settings.resolved_knowledge_dir(), settings.embedding_model)
-    except (ImportError, NoPublishedRelease, ModelMismatchError, OSError, ValueError):
-        return None
+    return current_retriever(settings)
 
 
 def handle(inp: ServiceInput) -> list[Card]:

@@ -102,11 +102,10 @@ def cite(entry: InteractionEntry, kb: InteractionKB, settings: Settings) -> Cita
     """
     source = kb.sources[entry.source]
     fallback = Citation(label=source.label, url=source.url)
-    try:
-        from knowledge.retrieval import ModelMismatchError, NoPublishedRelease, open_current_retriever
+    from knowledge.librarian.config import current_retriever
 
-        retriever = open_current_retriever(settings.resolved_knowledge_dir(), settings.embedding_model)
-    except (ImportError, NoPublishedRelease, ModelMismatchError, OSError, ValueError):
+    retriever = current_retriever(settings)
+    if retriever is None:
         return fallback
     key = (retriever.release_id, entry.id)
     with _cite_lock:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+from typing import TYPE_CHECKING
+
 from evidence_cds.settings import Settings
 from knowledge.config import KnowledgeConfig
+
+if TYPE_CHECKING:
+    from knowledge.retrieval import Retriever
+
+log = logging.getLogger(__name__)
 
 
 def knowledge_config(settings: Settings) -> KnowledgeConfig:
@@ -30,3 +38,20 @@ def prepare_starter_release(settings: Settings) -> None:
     release = ensure_starter_release(knowledge_config(settings), settings.knowledge_starter_pack)
     if release:
         print(f"knowledge: published starter release {release}", flush=True)
+
+
+def current_retriever(settings: Settings) -> Retriever | None:
+    """The published release's retriever, configured from ``settings`` (chroma server, threshold).
+
+    ``None`` when no release can serve (none published, another embedding model, unreadable index):
+    callers then cite their own knowledge-base source instead of a passage.
+    """
+    from knowledge.retrieval import ModelMismatchError, NoPublishedRelease, open_current_retriever
+
+    try:
+        return open_current_retriever(
+            settings.resolved_knowledge_dir(), settings.embedding_model, knowledge_config(settings)
+        )
+    except (NoPublishedRelease, ModelMismatchError, OSError, ValueError) as err:
+        log.info("no guideline retriever: %s", type(err).__name__)
+        return None
