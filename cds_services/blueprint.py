@@ -14,6 +14,7 @@ import logging
 import time
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from cds_services.audit import CallRecord, write_call, write_feedback
@@ -80,6 +81,13 @@ def _answer(state: CdsState, service: CdsService, record: CallRecord) -> Respons
         resp = _refuse(record, 500, "error", "exception", "the service could not produce its cards")
         record.detail = str(err)
         return resp
+    except RedisError as err:
+        # A configured shared cache (jti replay, card memory) is down: fail closed, but say it is
+        # transient; replay protection must not silently degrade to per-worker.
+        log.error("shared cache unavailable for %s: %s", service.id, type(err).__name__)
+        return _refuse(
+            record, 503, "error", "transient", "a shared cache the service relies on is unavailable"
+        )
     except HTTPException as err:  # e.g. 413 while reading a chunked body: audited, then app-wide handler
         record.outcome, record.status_code, record.detail, record.cards = (
             "rejected",
@@ -109,6 +117,9 @@ def feedback(service_id: str) -> Response:
         return _unauthorized(service, err, None)
     except BadHookRequest as err:
         return operation_outcome(400, "invalid", err.detail)
+    except RedisError as err:
+        log.error("shared cache unavailable for %s feedback: %s", service.id, type(err).__name__)
+        return operation_outcome(503, "transient", "a shared cache the service relies on is unavailable")
     with session_scope() as session:
         unknown = write_feedback(session, service.id, body.feedback, verified.iss if verified else None)
     if unknown:

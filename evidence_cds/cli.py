@@ -19,7 +19,7 @@ from evidence_cds.settings import load_settings
 COMMAND_GROUPS: list[str] = [
     "cds_services.cli:audit_group",
     "knowledge.librarian.cli:knowledge_group",
-    "knowledge.trials.cli:trials_group",
+    "cds_services.services.trial_cli:trials_group",
     "cds_services.services.differential_cli:ddx_group",
     "knowledge.drugs.cli:drugs_group",
 ]

@@ -199,3 +199,16 @@ def test_refusal_reason_is_logged_without_the_token(ehr: EhrClient, caplog: pyte
     messages = [r.getMessage() for r in caplog.records]
     assert any("aud is not this service's URL" in m for m in messages)
     assert not any(token.split(".")[2][:20] in m or token[:30] in m for m in messages)
+
+
+def test_unreachable_redis_answers_503_not_500(tmp_path: Any, key_host: KeyHost, ec_key: ECKey) -> None:
+    """A configured Redis that is down fails closed with a transient 503 OperationOutcome."""
+    srv = start_cds(tmp_path, key_host, redis_url="redis://127.0.0.1:1/0")
+    try:
+        client = EhrClient(srv.url, ec_key)
+        resp = client.call(SERVICE, patient_view("p1"))
+        assert resp.status_code == 503
+        assert resp.json()["resourceType"] == "OperationOutcome"
+        assert resp.json()["issue"][0]["code"] == "transient"
+    finally:
+        srv.server.stop()

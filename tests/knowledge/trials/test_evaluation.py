@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from knowledge.trials.cli import trials_group
+from cds_services.services.trial_cli import trials_group
 from knowledge.trials.demo import DEMO_DIR
 from knowledge.trials.evaluation import ndcg_at, precision_at, read_qrels, recall_at
 

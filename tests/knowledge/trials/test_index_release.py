@@ -74,7 +74,7 @@ def test_release_build_is_idempotent_and_switchable(
 def test_import_releases_and_activate_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from knowledge.trials.cli import trials_group
+    from cds_services.services.trial_cli import trials_group
 
     monkeypatch.setenv("EVIDENCE_CDS_INSTANCE_PATH", str(tmp_path / "instance"))
     runner = CliRunner()

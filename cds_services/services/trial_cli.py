@@ -5,8 +5,9 @@
     activate RELEASE    serve an earlier (or newer) release
     eval                nDCG@10, P@10, recall@100 on a queries / corpus / qrels set, per mode
 
-Like the librarian's CLI this is an edge: it reads ``evidence_cds`` settings and, for the
-eligibility mode, the clinical NLP (``clinical.patient_profile``), lazily inside the commands.
+This is an edge (it lives beside the services, not in ``knowledge``): it reads ``evidence_cds``
+settings and, for the eligibility mode, the clinical NLP (``clinical.patient_profile``), lazily inside
+the commands.
 """
 
 from __future__ import annotations
