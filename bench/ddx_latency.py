@@ -17,10 +17,8 @@ import argparse
 import base64
 import json
 import logging
-import statistics
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -30,15 +28,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evidence_cds import db  # noqa: E402
-from evidence_cds.app import create_app  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from bench._common import bench_app, p50_p95, percentile, post_timed, searchset  # noqa: E402
 
 AVEY = Path(__file__).resolve().parents[2] / "shared" / "data" / "ddx/avey_vignettes.jsonl"
-
-
-def _bundle(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in items]}
 
 
 def _note(rid: str, text: str) -> dict[str, Any]:
@@ -56,32 +48,17 @@ def _request(resources: list[dict[str, Any]]) -> dict[str, Any]:
         "context": {"userId": "Practitioner/demo-practitioner", "patientId": "demo-multiproblem"},
         "prefetch": {
             "patient": by("Patient")[0],
-            "conditions": _bundle(by("Condition")),
-            "observations": _bundle(by("Observation")),
-            "medications": _bundle(by("MedicationRequest")),
-            "notes": _bundle(by("DocumentReference")),
-            "encounters": _bundle(by("Encounter")),
+            "conditions": searchset(by("Condition")),
+            "observations": searchset(by("Observation")),
+            "medications": searchset(by("MedicationRequest")),
+            "notes": searchset(by("DocumentReference")),
+            "encounters": searchset(by("Encounter")),
         },
     }
 
 
 def _time(url: str, bodies: list[dict[str, Any]]) -> tuple[list[float], int]:
-    session = requests.Session()
-    out: list[float] = []
-    cards = 0
-    for body in bodies:
-        data = json.dumps(body)
-        start = time.perf_counter()
-        resp = session.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=30)
-        out.append((time.perf_counter() - start) * 1000)
-        resp.raise_for_status()
-        cards = len(resp.json()["cards"])
-    return out, cards
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return post_timed(requests.Session(), url, bodies, timeout=30)
 
 
 def main() -> None:
@@ -105,13 +82,7 @@ def main() -> None:
         ]
     cases = [("1 clinic note", patient), (f"{1 + len(extra)} notes", patient + extra)]
     with tempfile.TemporaryDirectory() as tmp:
-        server = LiveServer()
-        app = create_app({
-            "instance_path": Path(tmp) / "instance", "secret_key": "bench", "public_base_url": server.url,
-            "cds_verify_jwt": False, "cds_bench_noop": True,
-            "cds_service_modules": ["cds_services.services.differentials"],
-        })  # fmt: skip
-        db.upgrade(app.extensions["settings"].resolved_database_url())
+        server, app = bench_app(Path(tmp) / "instance", "cds_services.services.differentials")
         from cds_services.services.differentials import warm_up
 
         if not args.no_release:
@@ -140,10 +111,9 @@ def main() -> None:
     )
     print(f"{'case':<16}{'no-op p50':>11}{'p95':>9}{'ours p50':>11}{'p95':>9}{'p95 ratio':>11}{'cards':>7}")
     for label, base, ours, cards in results:
-        print(f"{label:<16}{statistics.median(base):>9.2f}ms{_pct(base, 0.95):>7.2f}ms"
-              f"{statistics.median(ours):>9.2f}ms{_pct(ours, 0.95):>7.2f}ms"
-              f"{_pct(ours, 0.95) / _pct(base, 0.95):>10.1f}x{cards:>7}")  # fmt: skip
-    worst = max(_pct(ours, 0.95) for _, _, ours, _ in results)
+        print(f"{label:<16}{p50_p95(base)}{p50_p95(ours)}"
+              f"{percentile(ours, 0.95) / percentile(base, 0.95):>10.1f}x{cards:>7}")  # fmt: skip
+    worst = max(percentile(ours, 0.95) for _, _, ours, _ in results)
     print(f"aim p95 < 150 ms: {'met' if worst < 150 else 'NOT met'} (worst p95 {worst:.1f} ms)")
 
 

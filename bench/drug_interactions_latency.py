@@ -17,7 +17,6 @@ import argparse
 import json
 import logging
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -30,9 +29,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evidence_cds import db  # noqa: E402
-from evidence_cds.app import create_app  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
+from bench._common import bench_app, p50_p95, percentile, post_timed, searchset  # noqa: E402
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 
@@ -76,9 +73,6 @@ def _request(patient: list[dict[str, Any]], meds: list[tuple[str, str]]) -> dict
             "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": code}], "text": name},
         }
 
-    def bundle(items: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in items]}
-
     active = [r for r in patient if r["resourceType"] == "MedicationRequest"] + [
         mr(c, n, "active") for c, n in meds
     ]
@@ -88,32 +82,22 @@ def _request(patient: list[dict[str, Any]], meds: list[tuple[str, str]]) -> dict
         "context": {
             "userId": "Practitioner/demo-practitioner",
             "patientId": "demo-warfarin",
-            "draftOrders": bundle([mr("197805", "Ibuprofen 400 MG Oral Tablet", "draft")]),
+            "draftOrders": searchset([mr("197805", "Ibuprofen 400 MG Oral Tablet", "draft")]),
         },
         "prefetch": {
             "patient": next(r for r in patient if r["resourceType"] == "Patient"),
-            "medications": bundle(active),
-            "conditions": bundle([r for r in patient if r["resourceType"] == "Condition"]),
-            "labs": bundle([r for r in patient if r["resourceType"] == "Observation" and _wanted(r)]),
-            "statements": bundle([]),
-            "dispenses": bundle([]),
-            "administrations": bundle([]),
+            "medications": searchset(active),
+            "conditions": searchset([r for r in patient if r["resourceType"] == "Condition"]),
+            "labs": searchset([r for r in patient if r["resourceType"] == "Observation" and _wanted(r)]),
+            "statements": searchset([]),
+            "dispenses": searchset([]),
+            "administrations": searchset([]),
         },
     }
 
 
 def _time(url: str, bodies: list[dict[str, Any]]) -> tuple[list[float], int]:
-    session = requests.Session()
-    out: list[float] = []
-    cards = 0
-    for body in bodies:
-        data = json.dumps(body)
-        start = time.perf_counter()
-        resp = session.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=10)
-        out.append((time.perf_counter() - start) * 1000)
-        resp.raise_for_status()
-        cards = len(resp.json()["cards"])
-    return out, cards
+    return post_timed(requests.Session(), url, bodies, timeout=10)
 
 
 def _handler_times(bodies: list[dict[str, Any]], public_url: str) -> list[float]:
@@ -149,11 +133,6 @@ def _handler_times(bodies: list[dict[str, Any]], public_url: str) -> list[float]
     return out
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200)
@@ -163,18 +142,7 @@ def main() -> None:
         e["resource"] for e in json.loads((ROOT / "sandbox/patients/demo-warfarin.json").read_text())["entry"]
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        server = LiveServer()
-        app = create_app(
-            {
-                "instance_path": Path(tmp) / "instance",
-                "secret_key": "bench",
-                "public_base_url": server.url,
-                "cds_verify_jwt": False,
-                "cds_bench_noop": True,
-                "cds_service_modules": ["cds_services.services.drug_interactions"],
-            }
-        )
-        db.upgrade(app.extensions["settings"].resolved_database_url())
+        server, app = bench_app(Path(tmp) / "instance", "cds_services.services.drug_interactions")
         server.start(app)
         try:
             service = f"{server.url}/cds-services/drug-interactions"
@@ -200,12 +168,11 @@ def main() -> None:
     )
     for label, base, ours, cards, handler in rows:
         print(
-            f"{label:<16}{statistics.median(base):>9.2f}ms{_pct(base, 0.95):>7.2f}ms"
-            f"{statistics.median(ours):>9.2f}ms{_pct(ours, 0.95):>7.2f}ms"
-            f"{_pct(ours, 0.95) / _pct(base, 0.95):>10.1f}x{cards:>7}"
-            f"{statistics.median(handler):>11.2f}ms{_pct(handler, 0.95):>7.2f}ms"
+            f"{label:<16}{p50_p95(base)}{p50_p95(ours)}"
+            f"{percentile(ours, 0.95) / percentile(base, 0.95):>10.1f}x{cards:>7}"
+            f"{p50_p95(handler, width=11)}"
         )
-    worst = max(_pct(ours, 0.95) for _, _, ours, _, _ in rows)
+    worst = max(percentile(ours, 0.95) for _, _, ours, _, _ in rows)
     print(
         f"aim p95 < 50 ms end to end: {'met' if worst < 50 else 'NOT met'} (worst p95 {worst:.1f} ms); "
         "'handler' is the service's own part (record + decision + cards), in-process"

@@ -13,24 +13,23 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from evidence_cds.settings import load_settings
-from knowledge.evaluation import load_golden
-from knowledge.librarian.config import knowledge_config
-from knowledge.releases import read_pointer
-from knowledge.retrieval import Retriever, clear_query_cache, open_release_retriever
+from bench._common import percentile  # noqa: E402
+from evidence_cds.settings import load_settings  # noqa: E402
+from knowledge.evaluation import load_golden  # noqa: E402
+from knowledge.librarian.config import knowledge_config  # noqa: E402
+from knowledge.releases import read_pointer  # noqa: E402
+from knowledge.retrieval import Retriever, clear_query_cache, open_release_retriever  # noqa: E402
 
-GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "knowledge" / "golden"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+GOLDEN = ROOT / "tests" / "knowledge" / "golden"
 
 
 def timed(fn: Callable[[], object], runs: int) -> list[float]:

@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import percentile as _pct  # noqa: E402
+
 DEFAULT_DIR = ROOT.parent / "shared" / "data" / "synthea-r4"
 
 
@@ -56,11 +58,6 @@ def _run(mode: str, folder: Path) -> dict[str, float]:
     )
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _http_latency(folder: Path, n: int) -> None:

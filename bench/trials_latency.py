@@ -36,14 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from evidence_cds import db  # noqa: E402
-from evidence_cds.app import create_app  # noqa: E402
+from bench._common import bench_app, p50_p95, percentile, post_timed, searchset  # noqa: E402
 from knowledge.embeddings import get_embedder  # noqa: E402
 from knowledge.trials.demo import demo_trials  # noqa: E402
 from knowledge.trials.importer import import_file  # noqa: E402
 from knowledge.trials.models import Trial  # noqa: E402
 from knowledge.trials.release import build_release  # noqa: E402
-from tests.support.live_server import LiveServer  # noqa: E402
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "trials/dev_corpus.jsonl"
 
@@ -83,52 +81,29 @@ def request_body() -> dict[str, Any]:
     def by(rtype: str) -> list[dict[str, Any]]:
         return [r for r in res if r["resourceType"] == rtype]
 
-    def bundle(items: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": r} for r in items]}
-
     return {
         "hook": "patient-view",
         "hookInstance": str(uuid.uuid4()),
         "context": {"userId": "Practitioner/demo-practitioner", "patientId": "demo-trial"},
         "prefetch": {
             "patient": by("Patient")[0],
-            "conditions": bundle(by("Condition")),
-            "medications": bundle(by("MedicationRequest")),
-            "observations": bundle(by("Observation")),
-            "notes": bundle(by("DocumentReference")),
+            "conditions": searchset(by("Condition")),
+            "medications": searchset(by("MedicationRequest")),
+            "observations": searchset(by("Observation")),
+            "notes": searchset(by("DocumentReference")),
         },
     }
 
 
 def _time(session: requests.Session, url: str, n: int) -> tuple[list[float], int]:
-    out: list[float] = []
-    cards = 0
-    for _ in range(n):
-        data = json.dumps(request_body())
-        start = time.perf_counter()
-        resp = session.post(url, data=data, headers={"Content-Type": "application/json"}, timeout=60)
-        out.append((time.perf_counter() - start) * 1000)
-        resp.raise_for_status()
-        cards = len(resp.json()["cards"])
-    return out, cards
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+    return post_timed(session, url, (request_body() for _ in range(n)), timeout=60)
 
 
 def run(trials: list[Trial], encoder: MemoEncoder, n: int) -> tuple[list[float], list[float], int]:
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp) / "instance"
         build_release(trials, instance / "knowledge" / "trials", encoder)
-        server = LiveServer()
-        app = create_app({
-            "instance_path": instance, "secret_key": "bench", "public_base_url": server.url,
-            "cds_verify_jwt": False, "cds_bench_noop": True,
-            "cds_service_modules": ["cds_services.services.trial_matching"],
-        })  # fmt: skip
-        db.upgrade(app.extensions["settings"].resolved_database_url())
+        server, app = bench_app(instance, "cds_services.services.trial_matching")
         from cds_services.services.trial_setup import warm_up
 
         warm_up(app.extensions["settings"])  # what gunicorn's post_worker_init does
@@ -175,14 +150,13 @@ def main() -> None:
     head = ("trials", "no-op p50", "p95", "ours p50", "p95", "p50 ratio", "p95 ratio", "cards")
     print("".join(f"{h:>{w}}" for h, w in zip(head, (7, 11, 9, 11, 9, 11, 11, 7), strict=True)))
     for size, base, ours, cards, _ in rows:
-        print(f"{size:>7}{statistics.median(base):>9.2f}ms{_pct(base, 0.95):>7.2f}ms"
-              f"{statistics.median(ours):>9.2f}ms{_pct(ours, 0.95):>7.2f}ms"
+        print(f"{size:>7}{p50_p95(base)}{p50_p95(ours)}"
               f"{statistics.median(ours) / statistics.median(base):>10.1f}x"
-              f"{_pct(ours, 0.95) / _pct(base, 0.95):>10.1f}x{cards:>7}")  # fmt: skip
+              f"{percentile(ours, 0.95) / percentile(base, 0.95):>10.1f}x{cards:>7}")  # fmt: skip
     small, large = rows[0], rows[-1]
     growth = statistics.median(large[2]) / statistics.median(small[2])
     print(f"corpus ×{large[0] / small[0]:.1f} → service p50 ×{growth:.2f}")
-    worst = _pct(large[2], 0.95)
+    worst = percentile(large[2], 0.95)
     print(
         f"aim p95 < 200 ms at {large[0]} trials: {'met' if worst < 200 else 'NOT met'} (p95 {worst:.1f} ms)"
     )

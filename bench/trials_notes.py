@@ -21,15 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import p50_p95  # noqa: E402
 from clinical.patient_profile import profile_from_text  # noqa: E402
 from knowledge.trials.index import tokenize  # noqa: E402
 
 NOTES = Path(__file__).resolve().parents[2] / "shared" / "data" / "trials/trialgpt-patients"
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -64,11 +60,8 @@ def main() -> None:
     mean_chars = statistics.mean(len(r[2]) for r in rows)
     print(f"note → query over {n} TREC 2021/2022 patient notes (mean {mean_chars:.0f} chars)")
     print(f"{'step':<22}{'p50':>9}{'p95':>9}{'notes/s':>10}")
-    print(
-        f"{'baseline: tokenise':<22}{statistics.median(base_ms):>7.2f}ms{_pct(base_ms, 0.95):>7.2f}ms"
-        f"{n / max(sum(base_ms) / 1000, 1e-9):>10.0f}"
-    )
-    print(f"{'profile_from_text':<22}{statistics.median(ours_ms):>7.2f}ms{_pct(ours_ms, 0.95):>7.2f}ms"
+    print(f"{'baseline: tokenise':<22}{p50_p95(base_ms, width=7)}{n / max(sum(base_ms) / 1000, 1e-9):>10.0f}")
+    print(f"{'profile_from_text':<22}{p50_p95(ours_ms, width=7)}"
           f"{n / total_s:>10.1f}")  # fmt: skip
     slower = statistics.median(ours_ms) / max(statistics.median(base_ms), 1e-9)
     print(f"ratio p50 profile/baseline: {slower:.0f}x")

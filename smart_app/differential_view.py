@@ -20,16 +20,8 @@ from clinical.record import PatientRecord
 from evidence_cds.settings import Settings
 from smart_app import errors
 from smart_app.citations import Citation, from_label
-from smart_app.clinical_context import (
-    Requested,
-    ResourceRef,
-    clinical_record,
-    locate,
-    record_link,
-    requested_ids,
-)
-from smart_app.views import record_view, smart_style
-from smart_app.web import smart_state
+from smart_app.clinical_context import Requested, ResourceRef, locate, record_link
+from smart_app.view_support import build_list, mark_requested, render_frame
 
 log = logging.getLogger("smart_app.differential_view")
 VIEW_MAX_LISTED = 12  # ranked entries shown; can't-miss ones further down are added (as the card does)
@@ -202,31 +194,17 @@ def build_page(sid: str, record: PatientRecord, settings: Settings, requested: R
                     + [f"SNOMED {c}" for c in r.disease.snomed],
                 )
             )
-    listed = {d.id for d in page.diagnoses}
-    page.open_ids = {i for i in requested.ids if i in listed}
-    page.missing = [i for i in requested.ids if i not in listed]
+    mark_requested(page, requested, {d.id for d in page.diagnoses})
     page.build_ms = (time.perf_counter() - started) * 1000
     return page
 
 
 def render_page(app: Flask, sid: str, browser: str | None, open_arg: str | None) -> str:
     """The view's frame (banner, navigation, loading state); the list arrives as an htmx partial."""
-    view, session = record_view(app, sid, browser)
-    return render_template(
-        "smart_app/differentials.html",
-        sid=sid,
-        record=view.record,
-        session=session,
-        style=smart_style(session),
-        open_arg=open_arg,
-        active="differentials",
-    )
+    return render_frame(app, sid, browser, open_arg, "differentials")
 
 
 def render_list(app: Flask, sid: str, browser: str | None, open_arg: str | None) -> str:
-    _view, session, record, notes_status = clinical_record(app, sid, browser)
-    requested = requested_ids(session, "differentials", "diagnoses", open_arg)
-    page = build_page(sid, record, smart_state(app).settings, requested)
-    page.notes_status = notes_status
+    page = build_list(app, sid, browser, open_arg, "differentials", "diagnoses", build_page)
     log.info("differential view: %d entries in %.0f ms", len(page.diagnoses), page.build_ms)
     return render_template("smart_app/differentials_list.html", sid=sid, page=page)

@@ -14,7 +14,8 @@ Launch App):
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,18 @@ def _parse(token: Mapping[str, Any]) -> TokenResponse:
         raise TokenEndpointError("invalid_token_response") from err
 
 
+@contextmanager
+def _token_endpoint_errors() -> Iterator[None]:
+    """A refusal (authlib's ``OAuthError``), a transport failure or an unreadable body from the token
+    endpoint, as :class:`TokenEndpointError` (its message names the OAuth error or the failure's type)."""
+    try:
+        yield
+    except OAuthError as err:
+        raise TokenEndpointError(str(err.error or "token_error")) from err
+    except (requests.RequestException, ValueError) as err:
+        raise TokenEndpointError(type(err).__name__) from err
+
+
 def exchange_code(
     profile: ClientProfile,
     *,
@@ -125,7 +138,7 @@ def exchange_code(
 ) -> TokenResponse:
     """``grant_type=authorization_code`` with the PKCE ``code_verifier``."""
     session = _session(profile, scope, redirect_uri)
-    try:
+    with _token_endpoint_errors():
         token = session.fetch_token(
             token_endpoint,
             grant_type="authorization_code",
@@ -134,10 +147,6 @@ def exchange_code(
             timeout=timeout_s,
             **_assertion_params(profile, token_endpoint, jwk_path),
         )
-    except OAuthError as err:
-        raise TokenEndpointError(str(err.error or "token_error")) from err
-    except (requests.RequestException, ValueError) as err:
-        raise TokenEndpointError(type(err).__name__) from err
     return _parse(token)
 
 
@@ -152,15 +161,11 @@ def refresh(
 ) -> TokenResponse:
     """``grant_type=refresh_token`` (no ``scope``: the same scopes as granted, RFC 6749 §6)."""
     session = _session(profile, "", redirect_uri)
-    try:
+    with _token_endpoint_errors():
         token = session.refresh_token(
             token_endpoint,
             refresh_token=refresh_token,
             timeout=timeout_s,
             **_assertion_params(profile, token_endpoint, jwk_path),
         )
-    except OAuthError as err:
-        raise TokenEndpointError(str(err.error or "token_error")) from err
-    except (requests.RequestException, ValueError) as err:
-        raise TokenEndpointError(type(err).__name__) from err
     return _parse(token)

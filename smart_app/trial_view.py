@@ -17,16 +17,8 @@ from flask import Flask, render_template
 from clinical.record import PatientRecord
 from evidence_cds.settings import Settings
 from smart_app import errors
-from smart_app.clinical_context import (
-    Requested,
-    ResourceRef,
-    clinical_record,
-    locate,
-    record_link,
-    requested_ids,
-)
-from smart_app.views import record_view, smart_style
-from smart_app.web import smart_state
+from smart_app.clinical_context import Requested, ResourceRef, locate, record_link
+from smart_app.view_support import build_list, mark_requested, render_frame
 
 log = logging.getLogger("smart_app.trial_view")
 
@@ -150,30 +142,16 @@ def build_page(sid: str, record: PatientRecord, settings: Settings, requested: R
             )
             (t.inclusion if c.kind == "inclusion" else t.exclusion).append(view)
         page.trials.append(t)
-    listed = {t.nct_id for t in page.trials}
-    page.open_ids = {i for i in requested.ids if i in listed}
-    page.missing = [i for i in requested.ids if i not in listed]
+    mark_requested(page, requested, {t.nct_id for t in page.trials})
     page.build_ms = (time.perf_counter() - started) * 1000
     return page
 
 
 def render_page(app: Flask, sid: str, browser: str | None, open_arg: str | None) -> str:
-    view, session = record_view(app, sid, browser)
-    return render_template(
-        "smart_app/trials.html",
-        sid=sid,
-        record=view.record,
-        session=session,
-        style=smart_style(session),
-        open_arg=open_arg,
-        active="trials",
-    )
+    return render_frame(app, sid, browser, open_arg, "trials")
 
 
 def render_list(app: Flask, sid: str, browser: str | None, open_arg: str | None) -> str:
-    _view, session, record, notes_status = clinical_record(app, sid, browser)
-    requested = requested_ids(session, "trials", "trials", open_arg)
-    page = build_page(sid, record, smart_state(app).settings, requested)
-    page.notes_status = notes_status
+    page = build_list(app, sid, browser, open_arg, "trials", "trials", build_page)
     log.info("trial view: %d entries in %.0f ms", len(page.trials), page.build_ms)
     return render_template("smart_app/trials_list.html", sid=sid, page=page)

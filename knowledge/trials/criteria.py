@@ -113,16 +113,27 @@ def _days(amount: str, unit: str) -> int:
     return int(float(amount) * _DAYS[unit])
 
 
-def _convert(value: float, unit: str | None, analyte_key: str) -> float:
+def _norm_unit(unit: str) -> str:
+    return unit.replace(" ", "").replace("μ", "µ").lower()
+
+
+def _convert(value: float, unit: str | None, analyte_key: str) -> float | None:
+    """``value`` in the analyte's canonical unit; ``None`` for a unit we cannot convert.
+
+    An unknown unit is never read as the canonical one (133 µmol/L creatinine is not 133 mg/dL):
+    the criterion then stays textual and its verdict "unknown" rather than wrong.
+    """
     from knowledge.trials.vocab import analyte_by_key
 
     analyte = analyte_by_key(analyte_key)
     if analyte is None or not unit:
         return value
-    conv = analyte.conversions.get(unit.replace(" ", "").replace("μ", "µ"))
-    if conv is None:
-        conv = analyte.conversions.get(unit.replace(" ", ""))
-    return value * conv[0] + conv[1] if conv else value
+    key = _norm_unit(unit)
+    if key == _norm_unit(analyte.unit):
+        return value
+    conversions = {_norm_unit(k): v for k, v in analyte.conversions.items()}
+    conv = conversions.get(key)
+    return value * conv[0] + conv[1] if conv else None
 
 
 def parse_lab(text: str) -> LabRule | None:
@@ -140,18 +151,24 @@ def parse_lab(text: str) -> LabRule | None:
             _convert(float(m.group(1)), unit, analyte.key),
             _convert(float(m.group(3)), unit, analyte.key),
         )
+        if low is None or high is None:
+            return None
         if low <= high:
             return LabRule(analyte=analyte.key, low=low, high=high, within_days=within)
     for words, op in _CMP_WORDS:
         m2 = re.search(rf"(?:{words})\s*{_NUM}{_UNIT}", tail)
         if m2:
             value = _convert(float(m2.group(1)), m2.group(2), analyte.key)
+            if value is None:
+                return None
             if op in (">=", ">"):
                 return LabRule(analyte=analyte.key, low=value, low_inclusive=op == ">=", within_days=within)
             return LabRule(analyte=analyte.key, high=value, high_inclusive=op == "<=", within_days=within)
     m3 = _POSTFIX.search(tail)
     if m3:
         value = _convert(float(m3.group(1)), m3.group(2), analyte.key)
+        if value is None:
+            return None
         if m3.group(3) in ("higher", "more", "greater", "above", "over"):
             return LabRule(analyte=analyte.key, low=value, within_days=within)
         return LabRule(analyte=analyte.key, high=value, within_days=within)

@@ -8,15 +8,17 @@ returns Secure cookies over https, so :class:`AppBrowser` carries it by hand, as
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
 import requests
+from bs4 import BeautifulSoup
 
 from cds_services.state import warm_up
 from smart_app.web import COOKIE_NAME, smart_state
@@ -77,6 +79,26 @@ def launch(system: System, patient_id: str, flavour: str = "generic") -> tuple[A
     b = AppBrowser(system)
     page_resp = b.follow(chart_launch_url(system, patient_id, flavour))
     return b, page_resp
+
+
+def launch_with_context(
+    system: System, patient_id: str, app_context: object
+) -> tuple[AppBrowser, requests.Response]:
+    """A launch as the EHR makes it for a card's SMART link: the launch context carries ``appContext``."""
+    ctx = system.sandbox.extensions["sandbox_launches"].create(
+        patient_id, None, "demo-practitioner", "generic", app_context=json.dumps(app_context)
+    )
+    b = AppBrowser(system)
+    query = urlencode({"iss": f"{system.ehr_url}/fhir", "launch": ctx.launch_id})
+    return b, b.follow(f"{system.app_url}/app/launch?{query}")
+
+
+def view_list(b: AppBrowser, system: System, sid: str, view: str, **params: str) -> BeautifulSoup:
+    """The htmx partial of ``view`` (``differentials`` or ``trials``) for session ``sid``, parsed."""
+    query = f"?{urlencode(params)}" if params else ""
+    resp = b.get(f"{system.app_url}/app/s/{sid}/{view}/list{query}", headers={"HX-Request": "true"})
+    assert resp.status_code == 200, resp.text[:300]
+    return BeautifulSoup(resp.text, "html.parser")
 
 
 def session_id_of(resp: requests.Response) -> str:

@@ -15,30 +15,23 @@ from bs4 import BeautifulSoup
 from clinical.record import Note, PatientRecord
 from smart_app.differential_view import note_span
 from tests.conftest import System
-from tests.smart_app.conftest import AppBrowser, launch, session_id_of, session_tokens, text_of
+from tests.smart_app.conftest import (
+    AppBrowser,
+    launch,
+    launch_with_context,
+    session_id_of,
+    session_tokens,
+    text_of,
+    view_list,
+)
 
 NOTE_ID = "demo-multiproblem-note-1"
 # mentioned in the note only negated ("Denies chest pain", "No fever") or as family history
 NEVER_PRESENT = ("chest pain", "fever", "melena", "colon cancer", "myocardial infarction", "ankle swelling")
 
 
-def launch_with_context(
-    system: System, patient_id: str, app_context: object
-) -> tuple[AppBrowser, requests.Response]:
-    """A launch as the EHR makes it for a card's SMART link: the launch context carries ``appContext``."""
-    ctx = system.sandbox.extensions["sandbox_launches"].create(
-        patient_id, None, "demo-practitioner", "generic", app_context=json.dumps(app_context)
-    )
-    b = AppBrowser(system)
-    query = urlencode({"iss": f"{system.ehr_url}/fhir", "launch": ctx.launch_id})
-    return b, b.follow(f"{system.app_url}/app/launch?{query}")
-
-
 def differential_list(b: AppBrowser, system: System, sid: str, **params: str) -> BeautifulSoup:
-    query = f"?{urlencode(params)}" if params else ""
-    resp = b.get(f"{system.app_url}/app/s/{sid}/differentials/list{query}", headers={"HX-Request": "true"})
-    assert resp.status_code == 200, resp.text[:300]
-    return BeautifulSoup(resp.text, "html.parser")
+    return view_list(b, system, sid, "differentials", **params)
 
 
 def test_full_differential_with_finding_trails_and_sources(smart_system: System) -> None:

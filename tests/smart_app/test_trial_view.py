@@ -3,24 +3,18 @@ an exclusion rules out, appContext landing, and bad ids."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import pytest
 from bs4 import BeautifulSoup, Tag
 
 from smart_app.trial_view import effect_of
 from tests.conftest import System
-from tests.smart_app.conftest import AppBrowser, launch, session_id_of
-from tests.smart_app.test_differential_view import launch_with_context
+from tests.smart_app.conftest import AppBrowser, launch, launch_with_context, session_id_of, view_list
 
 DEMO_TRIAL = "DEMO-T2DM-001"
 
 
 def trial_list(b: AppBrowser, system: System, sid: str, **params: str) -> BeautifulSoup:
-    query = f"?{urlencode(params)}" if params else ""
-    resp = b.get(f"{system.app_url}/app/s/{sid}/trials/list{query}", headers={"HX-Request": "true"})
-    assert resp.status_code == 200, resp.text[:300]
-    return BeautifulSoup(resp.text, "html.parser")
+    return view_list(b, system, sid, "trials", **params)
 
 
 def rows(trial: Tag, caption: str) -> dict[str, Tag]:

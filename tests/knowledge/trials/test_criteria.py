@@ -87,3 +87,15 @@ def test_lab_units_are_converted(text: str, low: float, high: float | None) -> N
     assert (rule.high is None) == (high is None)
     if high is not None:
         assert rule.high == pytest.approx(high, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HbA1c greater than 8 mg/dL",  # a unit HbA1c is never reported in
+        "Serum creatinine above 2 g/dL",  # no conversion known: not read as mg/dL
+    ],
+)
+def test_unconvertible_units_are_not_read_as_canonical(text: str) -> None:
+    rule = parse_rule(text)
+    assert not isinstance(rule, LabRule)
