@@ -156,7 +156,7 @@ def _body() -> bytes:
     limit by werkzeug without an error, so reaching the limit here means the body was too large.
     """
     data = request.get_data(cache=False)
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    limit = request.max_content_length
     if limit and request.content_length is None and len(data) >= limit:
         raise RequestEntityTooLarge()
     return data

@@ -55,6 +55,7 @@ class TrustedClient:
     jwks: dict[str, Any] | None = None
     jku_allowlist: tuple[str, ...] = ()
     algorithms: tuple[str, ...] = ("ES384", "RS384")
+    fhir_servers: tuple[str, ...] = ()  # fhirServer bases allowed besides the issuer's own origin
 
     @classmethod
     def from_config(cls, entry: dict[str, Any], default_algorithms: list[str]) -> TrustedClient:
@@ -74,6 +75,7 @@ class TrustedClient:
             jwks=jwks,
             jku_allowlist=tuple(entry.get("jku_allowlist") or ()),
             algorithms=algorithms,
+            fhir_servers=tuple(entry.get("fhir_servers") or ()),
         )
         if not (client.jwks_url or client.jwks or client.jku_allowlist):
             raise TrustConfigError(f"trusted client {iss}: needs jwks_url, jwks or jku_allowlist")

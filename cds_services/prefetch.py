@@ -15,6 +15,7 @@ are parsed the same way.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -91,6 +92,7 @@ def resolve_prefetch(
     timeout_s: float,
     http_timeout_s: float,
     cache: ParsedResourceCache | None = None,
+    max_bytes: int = 10_000_000,
 ) -> ResolvedPrefetch:
     """Resolve and validate the service's prefetch; parse the hook's draft orders."""
     out = ResolvedPrefetch(cache=cache)
@@ -113,7 +115,7 @@ def resolve_prefetch(
     if unobtainable:
         raise PrefetchUnavailable(unobtainable, "not in the request and no fhirServer to fetch it from")
     if to_fetch:
-        _fetch_all(service, request, to_fetch, out, executor, timeout_s, http_timeout_s)
+        _fetch_all(service, request, to_fetch, out, executor, timeout_s, http_timeout_s, max_bytes)
     draft = getattr(context, "draftOrders", None) or (context.model_extra or {}).get("draftOrders")
     if isinstance(draft, Mapping):
         out.draft_orders = _parse_entries("draftOrders", draft, out)
@@ -128,17 +130,20 @@ def _fetch_all(
     executor: Executor,
     timeout_s: float,
     http_timeout_s: float,
+    max_bytes: int,
 ) -> None:
     assert request.fhirServer is not None
     headers = {"Accept": "application/fhir+json"}
     if request.fhirAuthorization is not None:
         headers["Authorization"] = f"Bearer {request.fhirAuthorization.access_token}"
     per_call = min(http_timeout_s, timeout_s)
+    deadline = time.monotonic() + timeout_s
     futures: dict[str, Future[Any]] = {
-        key: executor.submit(_get, f"{request.fhirServer}/{q.lstrip('/')}", headers, per_call)
+        key: executor.submit(
+            _get, f"{request.fhirServer}/{q.lstrip('/')}", headers, per_call, max_bytes, deadline
+        )
         for key, q in queries.items()
     }
-    deadline = time.monotonic() + timeout_s
     wait(list(futures.values()), timeout=max(0.0, deadline - time.monotonic()))
     failed: list[str] = []
     reasons: set[str] = set()
@@ -166,19 +171,36 @@ class _Failure:
     reason: str
 
 
-def _get(url: str, headers: dict[str, str], timeout: float) -> Any:
-    """One FHIR GET: the JSON body, ``None`` for 404 (no such resource), or a :class:`_Failure`."""
+def _get(url: str, headers: dict[str, str], timeout: float, max_bytes: int, deadline: float) -> Any:
+    """One FHIR GET: the JSON body, ``None`` for 404 (no such resource), or a :class:`_Failure`.
+
+    Redirects are never followed (they could lead the bearer token, or us, to another host); the
+    body is read up to ``max_bytes`` and only until ``deadline`` (a server that trickles bytes
+    would otherwise hold a worker thread far beyond the per-read ``timeout``).
+    """
     try:
-        resp = requests.get(url, headers=headers, timeout=timeout)
+        with requests.get(url, headers=headers, timeout=timeout, allow_redirects=False, stream=True) as resp:
+            if resp.status_code == 404:
+                return None
+            if resp.is_redirect:
+                return _Failure("redirect refused")
+            if resp.status_code != 200:
+                return _Failure(f"HTTP {resp.status_code}")
+            declared = resp.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                return _Failure("response too large")
+            body = bytearray()
+            for chunk in resp.iter_content(65536):
+                body += chunk
+                if len(body) > max_bytes:
+                    return _Failure("response too large")
+                if time.monotonic() > deadline:
+                    return _Failure("timed out")
     except requests.RequestException as err:
         return _Failure(type(err).__name__)
-    if resp.status_code == 404:
-        return None
-    if resp.status_code != 200:
-        return _Failure(f"HTTP {resp.status_code}")
     try:
-        return resp.json()
-    except ValueError:
+        return json.loads(body)
+    except (ValueError, RecursionError):
         return _Failure("response is not JSON")
 
 

@@ -80,6 +80,12 @@ def call_service(
     call.patient_id = request.patient_id
     if request.hook != service.hook:
         raise BadHookRequest(f"service {service.id} answers the {service.hook} hook, not {request.hook}")
+    if request.fhirServer and not state.fhir_servers.allows(request.fhirServer, _verified_iss(call)):
+        # SSRF guard: never fetch from (or send the bearer token to) a server we do not know;
+        # treated as "no fhirServer", so a required key that is not prefetched ends in 412.
+        log.warning("fhirServer not on the allowlist for %s; ignored", call.client_iss or "unverified caller")
+        call.notes["fhir_server_refused"] = True
+        request = request.model_copy(update={"fhirServer": None, "fhirAuthorization": None})
     settings = state.settings
     resolved = resolve_prefetch(
         service,
@@ -88,6 +94,7 @@ def call_service(
         timeout_s=settings.cds_prefetch_timeout_s,
         http_timeout_s=settings.cds_http_timeout_s,
         cache=state.resource_cache,
+        max_bytes=settings.cds_prefetch_max_bytes,
     )
     if resolved.fetched:
         call.notes["fetched"] = resolved.fetched
@@ -117,6 +124,10 @@ def call_service(
     call.release_id = inp.knowledge_release
     call.cards = cards
     return CdsResponse(cards=cards)
+
+
+def _verified_iss(call: CallRecord) -> str | None:
+    return None if call.client_iss in (None, "unverified") else call.client_iss
 
 
 def parse_feedback(mimetype: str, body: bytes) -> Feedback:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app
 
 from cds_services.card_memory import CardMemory
+from cds_services.fhir_server_policy import FhirServerPolicy, manifest_issuers
 from cds_services.jwks_cache import JwksCache
 from cds_services.jwt_trust import JwtVerifier, trusted_clients
 from cds_services.registry import CdsService, ServiceRegistry
@@ -34,6 +35,7 @@ class CdsState:
     executor: ThreadPoolExecutor
     card_memory: CardMemory
     resource_cache: ParsedResourceCache | None
+    fhir_servers: FhirServerPolicy
 
     def service_url(self, service: CdsService) -> str:
         """The exact public URL of a service: the ``aud`` its callers must use."""
@@ -62,7 +64,11 @@ def build_state(settings: Settings) -> CdsState:
             leeway_s=settings.cds_jwt_leeway_s,
             max_lifetime_s=settings.cds_jwt_max_lifetime_s,
         )
-    else:
+    fhir_servers = FhirServerPolicy(
+        [*settings.cds_allowed_fhir_servers, *manifest_issuers(settings.launch_manifest)],
+        {c.iss: c.fhir_servers for c in verifier.clients.values()} if verifier else None,
+    )
+    if verifier is None:
         log.warning(
             "!!! CDS Hooks JWT verification is DISABLED (cds_verify_jwt=False): any caller is trusted !!!"
         )
@@ -77,6 +83,7 @@ def build_state(settings: Settings) -> CdsState:
             if settings.cds_resource_cache_size > 0
             else None
         ),
+        fhir_servers=fhir_servers,
     )
 
 

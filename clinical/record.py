@@ -134,6 +134,9 @@ class PatientRecord(BaseModel):
     name: str = ""
     birth_date: date | None = None
     sex: str | None = None  # FHIR administrative gender
+    # Patient.deceased[x]: a date when known; ``deceased`` is also True for deceasedBoolean = true.
+    deceased: bool = False
+    deceased_on: datetime | None = None
     medications: list[Medication] = Field(default_factory=list)
     draft_medications: list[Medication] = Field(default_factory=list)
     problems: list[Problem] = Field(default_factory=list)
@@ -192,8 +195,12 @@ def build_patient_record(
     if now is not None:
         record.as_of = now
     if patient is not None:
-        record.birth_date = patient.birthDate
+        # R4B keeps a partial birthDate ("1950", "1950-07") as a str: read it as its first day.
+        born = to_datetime(patient.birthDate)
+        record.birth_date = born.date() if born else None
         record.sex = patient.gender
+        record.deceased_on = to_datetime(getattr(patient, "deceasedDateTime", None))
+        record.deceased = bool(getattr(patient, "deceasedBoolean", None)) or record.deceased_on is not None
         if patient.name:
             n = patient.name[0]
             record.name = n.text or " ".join([*(n.given or []), n.family or ""]).strip()

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, request
 
 from evidence_cds import db, health
 from evidence_cds.errors import register_errorhandlers
@@ -37,6 +37,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_request_bytes,
         TESTING=settings.testing,
         JSON_SORT_KEYS=False,
+        # Flask's signed session cookie (librarian login): never readable by script, not sent on
+        # cross-site subrequests, and only over https when we are served over https.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
     )
     app.extensions["settings"] = settings
 
@@ -81,7 +86,7 @@ def _instance_secret(instance: Path) -> str:
 
 def _reject_oversized_body() -> None:
     """Refuse a declared body over the limit before any route reads it (413, not a dropped connection)."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = request.max_content_length  # MAX_CONTENT_LENGTH unless a package set it for this request
     if request.content_length is not None and limit and request.content_length > limit:
         abort(413)
 

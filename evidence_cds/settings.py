@@ -75,9 +75,16 @@ class Settings(BaseSettings):
     cds_service_modules: list[str] | None = None  # default: cds_services.services.SERVICE_MODULES
     cds_disabled_services: list[str] = Field(default_factory=list)
     cds_card_memory_ttl_s: int = 1800
+    # Hook call bodies carry the prefetch: a long record (years of labs) passes 1 MB, so hook POSTs get
+    # their own limit; every other route keeps max_request_bytes.
+    cds_max_request_bytes: int = 16_777_216
     cds_bench_noop: bool = False
     cds_resource_cache_size: int = 2048  # validated FHIR resources kept per worker; 0 = off
     cds_resource_cache_ttl_s: int = 300
+    # fhirServer URLs a hook call may make us fetch from, besides the caller's issuer origin, its
+    # trusted-client "fhir_servers" and launch.json allowed_issuers (SSRF guard; see fhir_server_policy).
+    cds_allowed_fhir_servers: list[str] = Field(default_factory=list)
+    cds_prefetch_max_bytes: int = 10_000_000  # per fhirServer response; larger ones fail the key
 
     # --- SMART app (smart_app) -------------------------------------------------------------------
     # Issuers (FHIR base URLs) allowed to launch the app: launch.json ``allowed_issuers`` plus these.

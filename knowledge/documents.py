@@ -56,6 +56,16 @@ class DocumentMeta(BaseModel):
             raise ValueError("doc_id must be letters, digits, '.', '_' or '-' (max 128)")
         return v
 
+    @field_validator("url")
+    @classmethod
+    def _url_is_http(cls, v: str | None) -> str | None:
+        # Shown as a link in the librarian UI and on cards: a javascript:/data: URL would be stored XSS.
+        # Dropped rather than refused: HTML hints (dc.identifier) often carry a DOI or urn, and
+        # documents stored before this check must still load.
+        if v is None or not re.fullmatch(r"https?://[^\s<>\"']+", v.strip(), re.IGNORECASE):
+            return None
+        return v.strip()
+
 
 def slugify(text: str) -> str:
     return _SLUG.sub("-", text.lower()).strip("-")[:120] or "document"

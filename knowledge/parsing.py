@@ -133,6 +133,10 @@ def parse_html(raw: str) -> ParsedText:
     return ParsedText(text, markdown_sections(text), hints)
 
 
+PDF_MAX_PAGES = 2000
+PDF_MAX_CHARS = 5_000_000
+
+
 def parse_pdf(data: bytes) -> ParsedText:
     """Extract text page by page with pypdf; each page is a section ``("page N",)``."""
     from pypdf import PdfReader
@@ -140,10 +144,21 @@ def parse_pdf(data: bytes) -> ParsedText:
 
     try:
         reader = PdfReader(BytesIO(data))
-        pages = [normalise(page.extract_text() or "") for page in reader.pages]
+        if len(reader.pages) > PDF_MAX_PAGES:  # a small file can declare huge page trees (PDF bomb)
+            raise ParseError(f"the PDF has {len(reader.pages)} pages; at most {PDF_MAX_PAGES} are accepted")
+        pages: list[str] = []
+        total = 0
+        for pdf_page in reader.pages:
+            pages.append(normalise(pdf_page.extract_text() or ""))
+            total += len(pages[-1])
+            if total > PDF_MAX_CHARS:  # compressed streams can inflate to gigabytes of text
+                raise ParseError(f"the PDF holds more than {PDF_MAX_CHARS} characters of text")
         info = reader.metadata
-    except (PdfReadError, ValueError, KeyError) as err:
-        raise ParseError(f"not a readable PDF: {err}") from err
+    except ParseError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as err:
+        # pypdf raises assorted built-in errors on malformed files: all mean "not a readable PDF"
+        raise ParseError(f"not a readable PDF: {str(err)[:200]}") from err
     hints: dict[str, Any] = {}
     if info is not None and info.title:
         hints["title"] = str(info.title)

@@ -18,6 +18,8 @@ from typing import Any
 from flask import Flask
 from markupsafe import Markup
 
+_HTTP_URL = re.compile(r"https?://[^\s\x00-\x1f]+\Z", re.IGNORECASE)
+
 
 @dataclass
 class Citation:
@@ -28,6 +30,11 @@ class Citation:
     release: str = ""
     url: str | None = None
     text: str = ""
+
+    def __post_init__(self) -> None:
+        # Card data is rendered as a link: only http(s) URLs may become an href (no javascript:/data:).
+        if self.url is not None and not _HTTP_URL.match(self.url):
+            self.url = None
 
 
 _markdown: Any = None

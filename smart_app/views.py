@@ -189,12 +189,16 @@ def smart_style(session: SmartSession) -> dict[str, str]:
     url = session.smart_style_url
     if not url or urlsplit(url).netloc != urlsplit(session.iss).netloc:
         return {}
+    if urlsplit(url).scheme not in ("http", "https"):
+        return {}
     with _lock:
         hit = _styles.get(url)
     if hit is not None:
         return hit
     try:
-        body = requests.get(url, timeout=(2, 2)).json()
+        # No redirects: the same-origin check above must hold for the URL actually fetched.
+        resp = requests.get(url, timeout=(2, 2), allow_redirects=False)
+        body = resp.json() if resp.status_code == 200 and len(resp.content) <= 65536 else {}
     except (requests.RequestException, ValueError):
         return {}
     style = {
@@ -208,4 +212,10 @@ def smart_style(session: SmartSession) -> dict[str, str]:
 
 
 def _safe_css(value: str) -> bool:
-    return len(value) < 80 and not any(c in value for c in ";{}<>\\")
+    lowered = value.lower()
+    # no declarations/blocks, and no url()/@import/expression(): a colour must not fetch anything
+    return (
+        len(value) < 80
+        and not any(c in value for c in ";{}<>\\@")
+        and not any(f in lowered for f in ("url(", "expression(", "image-set("))
+    )

@@ -211,6 +211,9 @@ def _retriever(settings: Settings) -> object | None:
 
 def handle(inp: ServiceInput) -> list[Card]:
     settings = inp.settings
+    if inp.record.deceased:  # a differential to work up is meaningless after death
+        inp.note("patient is deceased: no differential")
+        return []
     vocabulary = default_vocabulary()
     if not pipeline_ready(vocabulary):
         # Without gunicorn's warm-up (flask run, tests) the first call would pay seconds of spaCy

@@ -233,6 +233,9 @@ def _card(patient_id: str, gap: Gap) -> Card:
 
 def handle(inp: ServiceInput) -> list[Card]:
     record = inp.record
+    if record.deceased:  # no monitoring to order for a patient who has died
+        inp.note("patient is deceased: no monitoring advice")
+        return []
     patient_id = inp.patient_id or record.patient_id
     return [_card(patient_id, gap) for gap in monitoring_gaps(record)]
 

@@ -64,6 +64,9 @@ def _detail(fitting: list[TrialMatch]) -> str:
 
 def handle(inp: ServiceInput) -> list[Card]:
     settings = inp.settings
+    if inp.record.deceased:  # never suggest enrolling a patient who has died
+        inp.note("patient is deceased: no trial advice")
+        return []
     try:
         index = trial_index(settings)
     except (ReleaseNotFound, OSError, ValueError) as err:

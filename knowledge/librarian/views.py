@@ -4,12 +4,14 @@ publish / roll back with confirmation, audit trail. Thin routes over :mod:`knowl
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from evidence_cds.errors import NotFound
+from knowledge.documents import SUPPORTED_SUFFIXES
 from knowledge.evaluation import load_golden
 from knowledge.librarian import service
 from knowledge.librarian.accounts import audit_trail
@@ -20,6 +22,20 @@ from knowledge.publishing import GateRefused
 from knowledge.releases import ReleaseError, diff, list_releases, read_manifest, read_pointer
 
 _META_FIELDS = ("title", "publisher", "year", "url")
+_SAFE_NAME = re.compile(r"\w[\w ._()+-]{0,150}")
+
+
+def _upload_name(raw: str) -> str:
+    """The client's file name reduced to a safe base name with a supported suffix, else 400.
+
+    Browsers may send a full path (``C:\\docs\\x.pdf``) and an attacker anything (``..``, NUL, a
+    dot file); the name ends up as a file under the job's upload folder, so only plain names pass.
+    """
+    name = re.split(r"[\\/]", raw)[-1].strip()
+    suffix = ("." + name.rsplit(".", 1)[-1].lower()) if "." in name else ""
+    if not _SAFE_NAME.fullmatch(name) or suffix not in SUPPORTED_SUFFIXES:
+        abort(400, description=f"unsupported file name {name[:80]!r}: use a plain .md, .html or .pdf name")
+    return name
 
 
 def _releases_context() -> dict[str, Any]:
@@ -55,7 +71,7 @@ def upload() -> str:
     if not files:
         abort(400, description="choose at least one .md, .html or .pdf file")
     metadata = {k: request.form[k].strip() for k in _META_FIELDS if request.form.get(k, "").strip()}
-    uploads = [(str(f.filename), f.read()) for f in files]
+    uploads = [(_upload_name(str(f.filename)), f.read()) for f in files]
     job = start_ingest_job(kconfig(), engine(), actor(), uploads, metadata)
     return render_template("librarian/_job.html", job=job)
 

@@ -23,6 +23,7 @@ from evidence_cds.errors import Forbidden, Unauthorized
 from knowledge.config import KnowledgeConfig
 from knowledge.librarian.accounts import audit, authenticate, get_user
 from knowledge.librarian.config import knowledge_config
+from knowledge.librarian.login_throttle import LoginThrottle
 
 bp = Blueprint("librarian", __name__, url_prefix="/librarian")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +39,13 @@ def kconfig() -> KnowledgeConfig:
     if cached is None:
         cached = current_app.extensions["knowledge_config"] = knowledge_config(settings_of(current_app))
     return cast(KnowledgeConfig, cached)
+
+
+def throttle() -> LoginThrottle:
+    found = current_app.extensions.get("librarian_login_throttle")
+    if found is None:
+        found = current_app.extensions["librarian_login_throttle"] = LoginThrottle()
+    return cast(LoginThrottle, found)
 
 
 def csrf_token() -> str:
@@ -89,20 +97,36 @@ def actor() -> str:
 
 @bp.after_request
 def _no_store(resp: Response) -> Response:
-    """Librarian pages show live state to a logged-in user: never cache them (back button included)."""
+    """Librarian pages show live state to a logged-in user: never cache them (back button included).
+
+    CSP: scripts only from our origin (the vendored htmx; no inline script in these templates), never
+    framed (clickjacking of publish/rollback), forms post only to us.
+    """
     resp.headers["Cache-Control"] = "no-store"
+    resp.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    )
+    resp.headers.setdefault("X-Frame-Options", "DENY")
     return resp
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> Response | str | tuple[str, int]:
     error = None
     if request.method == "POST":
-        user = authenticate(engine(), request.form.get("username", ""), request.form.get("password", ""))
-        if user is not None:
-            token = csrf_token()
-            session.clear()  # a fresh session on login (no fixation); keep the CSRF token working
-            session["csrf_token"] = token
+        username, ip = request.form.get("username", "")[:200], request.remote_addr or "?"
+        if throttle().blocked(username, ip):
+            error = "Too many failed attempts. Wait a few minutes, then try again."
+            return render_template("librarian/login.html", error=error), 429
+        user = authenticate(engine(), username, request.form.get("password", ""))
+        if user is None:
+            throttle().failed(username, ip)
+        else:
+            throttle().succeeded(username)
+            session.clear()  # a fresh session on login (no fixation), with a fresh CSRF token too:
+            session["csrf_token"] = secrets.token_urlsafe(32)  # a planted pre-login token must not live on
             session["librarian_user_id"] = user.id
             audit(engine(), f"web:{user.username}", "login")
             target = request.args.get("next", "")

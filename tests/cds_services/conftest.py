@@ -215,9 +215,12 @@ def start_cds(tmp: Path, key_host: KeyHost, **extra: Any) -> CdsServer:
 
 
 @pytest.fixture(scope="session")
-def cds(tmp_path_factory: pytest.TempPathFactory, key_host: KeyHost) -> Iterator[CdsServer]:
+def cds(
+    tmp_path_factory: pytest.TempPathFactory, key_host: KeyHost, fhir_host: FhirHost
+) -> Iterator[CdsServer]:
     """One product server for the session (tests isolate by hookInstance / card uuid)."""
-    srv = start_cds(tmp_path_factory.mktemp("cds"), key_host)
+    # The test FHIR server is on loopback, not under EHR_ISS: it must be allowlisted (SSRF guard).
+    srv = start_cds(tmp_path_factory.mktemp("cds"), key_host, cds_allowed_fhir_servers=[fhir_host.base])
     yield srv
     srv.server.stop()
 

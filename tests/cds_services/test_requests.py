@@ -76,7 +76,7 @@ def test_bad_bodies_get_400_operation_outcome(
 
 
 def test_oversized_body_is_413(ehr: EhrClient, cds: CdsServer) -> None:
-    limit = cds.app.extensions["settings"].max_request_bytes
+    limit = cds.app.extensions["settings"].cds_max_request_bytes  # hook calls have their own limit
     body = json.dumps(patient_view("p1", prefetch={"pad": "x" * (limit + 10)})).encode()
     resp = _post(ehr, SERVICE, body, "application/json")
     assert resp.status_code == 413
@@ -125,7 +125,7 @@ def test_slow_optional_step_is_dropped_within_budget(ehr: EhrClient) -> None:
 
 def test_oversized_chunked_body_is_413(ehr: EhrClient, cds: CdsServer) -> None:
     """No Content-Length to check up front: the limit applies while reading the stream."""
-    limit = cds.app.extensions["settings"].max_request_bytes
+    limit = cds.app.extensions["settings"].cds_max_request_bytes
 
     def chunks() -> Any:
         yield b'{"hook": "patient-view", "pad": "'

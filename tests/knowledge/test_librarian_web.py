@@ -157,7 +157,8 @@ def test_librarian_workflow_in_a_browser(live_librarian: LiveServer, page: Any) 
     page.wait_for_selector("#eval-r0002")
     assert "hybrid" in page.inner_text("#eval-r0002") and "nDCG@10" in page.inner_text("#eval-r0002")
     page.click("#release-r0002 form.publish button")
-    page.wait_for_function("document.querySelector('#serving').innerText === 'r0002'", timeout=60_000)
+    # a selector wait, not wait_for_function: the librarian CSP (script-src 'self') forbids eval
+    page.wait_for_selector("#serving:text-is('r0002')", timeout=60_000)
     assert "published" in page.inner_text("#release-r0002")
 
     page.click("a:has-text('Audit trail')")
