@@ -185,7 +185,9 @@ def _score(
             if cid in explained:
                 factor *= EXPLAINED_FACTOR
             result.supporting.append(Evidence(found, role, ROLE_WEIGHT[role] * s * factor))
-            if role != "risk" and not _is_history(cid):
+            # A resolved problem or a "history of" mention supports a diagnosis but never lists one
+            # on its own: a differential to consider now needs a current finding.
+            if role != "risk" and not _is_history(cid) and found.assertion != "historical":
                 matches += 1
             if role == "key":
                 key_hit += 1

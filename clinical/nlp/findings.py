@@ -14,6 +14,7 @@ mention is never ``present``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -23,7 +24,7 @@ from clinical.nlp.labs import abnormal_lab_findings
 from clinical.nlp.pipeline import run
 from clinical.nlp.text_vitals import vital_findings_from_text
 from clinical.nlp.vocabulary import Vocabulary, default_vocabulary
-from clinical.record import PatientRecord
+from clinical.record import Observation, PatientRecord
 
 Assertion = Literal["present", "absent", "possible", "family", "historical"]
 SourceKind = Literal["problem", "observation", "medication", "demographic", "note"]
@@ -204,13 +205,14 @@ def findings_from_record(
                         text=p.text or tf.text,
                     )
                 )
-    for obs in record.observations:
+    for obs, lab_assertion in _latest_results(record):
         for concept_id, evidence in abnormal_lab_findings(obs):
             if concept_id in vocab:
                 out.append(
                     Finding(
                         concept_id=concept_id,
                         label=vocab.label(concept_id),
+                        assertion=lab_assertion,
                         source="observation",
                         source_id=obs.source_id,
                         text=evidence,
@@ -233,6 +235,27 @@ def findings_from_record(
         for note in record.notes:
             out.extend(text_to_findings(extract_findings(note.text, note.source_id, vocab)))
     return out
+
+
+RECENT_RESULT_DAYS = 90
+
+
+def _latest_results(record: PatientRecord) -> list[tuple[Observation, Assertion]]:
+    """The newest result per test, "present" when taken within :data:`RECENT_RESULT_DAYS` of the record's
+    date, else "historical": a low glucose from years ago is not today's finding, and an older abnormal
+    value superseded by a newer result of the same test is no finding at all. Undated results count as
+    current (a hook's prefetch may omit dates)."""
+    newest: dict[str, Observation] = {}
+    for obs in record.observations:
+        key = next((f"{c.system}|{c.code}" for c in obs.codes if c.code), obs.text)
+        seen = newest.get(key)
+        if seen is None or (obs.effective and (seen.effective is None or obs.effective > seen.effective)):
+            newest[key] = obs
+    horizon = record.as_of - timedelta(days=RECENT_RESULT_DAYS)
+    return [
+        (obs, "present" if obs.effective is None or obs.effective >= horizon else "historical")
+        for obs in newest.values()
+    ]
 
 
 def _display(codes: Sequence[object]) -> str:
