@@ -13,6 +13,7 @@ below it).
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import re
 from collections.abc import Iterable, Sequence
@@ -28,6 +29,10 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 DATA_DIR = Path(__file__).resolve().parent / "data"
 VOCABULARY_FILE = DATA_DIR / "rxnorm_vocabulary.tsv.gz"
 _PACK_PART = re.compile(r"\(([^()]+)\)")
+# Near-miss spellings: words of at least this length, this similarity, this lead over the runner-up.
+_CLOSE_MIN_LEN = 7
+_CLOSE_CUTOFF = 0.88
+_CLOSE_MARGIN = 0.04
 
 
 class CodeLike(Protocol):
@@ -60,6 +65,7 @@ class DrugVocabulary:
         self.code_kind: dict[str, str] = {}
         self.name_index: dict[str, tuple[str, ...]] = {}
         self.code_route: dict[str, str] = {}
+        self._single: list[str] | None = None
         deferred: list[tuple[str, str, str, tuple[str, ...]]] = []
         for kind, rx, name, ins in rows:
             if kind == "IN":
@@ -113,6 +119,8 @@ class DrugVocabulary:
         found: list[str] = []
         for key in find_names(text, self.name_index):
             found.extend(self.name_index[key])
+        if not found:
+            found = self._close_names(text)
         return self._hits(found)
 
     # --- helpers -------------------------------------------------------------------------------
@@ -131,6 +139,40 @@ class DrugVocabulary:
         """The single ingredient a name denotes (exact or salt form), else ``None``."""
         hits = self.name_index.get(normalise(name))
         return hits[0] if hits and len(hits) == 1 else None
+
+    def _close_names(self, text: str) -> list[str]:
+        """Ingredients whose single-word name is a near-unique close spelling of a word in ``text``.
+
+        Hand-typed and legacy records misspell drug names ("simvistatin"); missing the ingredient
+        would silently miss its interactions. Only long words, a high similarity and a clear margin
+        over the runner-up are accepted, so look-alike names (cefuroxime / cefotaxime) never swap.
+        """
+        words = [w for w in re.findall(r"[a-z]+", normalise(text)) if len(w) >= _CLOSE_MIN_LEN]
+        found: list[str] = []
+        for word in words:
+            best = self._closest(word)
+            if best is not None:
+                found.extend(self.name_index[best])
+        return found
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one vocabulary per process; words repeat across calls
+    def _closest(self, word: str) -> str | None:
+        # get_close_matches prefilters with the cheap quick ratios; the margin needs the runner-up,
+        # so ask for candidates down to cutoff - margin.
+        close = difflib.get_close_matches(
+            word, self._single_names(), n=2, cutoff=_CLOSE_CUTOFF - _CLOSE_MARGIN
+        )
+        if not close:
+            return None
+        scores = [difflib.SequenceMatcher(None, word, name).ratio() for name in close]
+        if scores[0] < _CLOSE_CUTOFF or (len(scores) > 1 and scores[0] - scores[1] < _CLOSE_MARGIN):
+            return None
+        return close[0]
+
+    def _single_names(self) -> list[str]:
+        if self._single is None:
+            self._single = [k for k in self.name_index if " " not in k and len(k) >= _CLOSE_MIN_LEN]
+        return self._single
 
     def _pack(self, display: str) -> list[IngredientHit]:
         # "{21 (ethinyl estradiol 0.03 MG / levonorgestrel 0.15 MG Oral Tablet) / 7 (inert ...)} Pack"
