@@ -1,11 +1,10 @@
 """What the differential and trial views share: the launched patient's record *with its notes*, the
 trail from a finding back to the resource it came from, and the ids a card's ``appContext`` names.
 
-The record view does not read ``DocumentReference`` (it shows no notes), but findings in the notes are
-half of a differential, so these views read them once per session (only when the granted scopes cover
-``DocumentReference``; otherwise the view says so and structured data still counts), together with the
-Observation categories the record view leaves out (social history such as pregnancy status decides
-trial exclusions).
+The record view reads the notes (``DocumentReference``) with the rest of the record; these views say
+why when it could not (scope not granted, EHR error), and read once per session the Observation
+categories the record view leaves out (social history such as pregnancy status decides trial
+exclusions).
 
 ``appContext`` (SMART App Launch 2.2 §appContext) is set by our own services' SMART links:
 ``{"view": "differentials", "diagnoses": [...], "kb": version}`` and
@@ -76,11 +75,7 @@ def clinical_record(
     types, wildcard = granted_resource_types(session.granted_scope, session.requested_scope)
     patient = session.patient or ""
     queries: dict[str, Query] = {}
-    notes_status = ""
-    if wildcard or "DocumentReference" in types:
-        queries["notes"] = Query("DocumentReference", {"patient": patient, "_count": "50"})
-    else:
-        notes_status = "access to notes was not granted by the EHR"
+    notes_status = _notes_status(view)
     if wildcard or "Observation" in types:
         queries["other"] = Query(
             "Observation", {"patient": patient, "category": OTHER_CATEGORIES, "_count": "50"}
@@ -95,25 +90,27 @@ def clinical_record(
 
     results = with_fhir(app, sid, browser, work)
     extra: list[Any] = []
-    for key, res in results.items():
+    for res in results.values():
         if isinstance(res, FhirError):
-            # one more source, not the page: the views still work on what the record view read
-            if key == "notes":
-                notes_status = "the EHR did not return the notes"
-            continue
+            continue  # one more source, not the page: the views still work on what the record view read
         extra.extend(res.resources)
     record = view.record
     if extra:
         more = build_patient_record(extra)
-        record = record.model_copy(
-            update={
-                "notes": [*more.notes, *record.notes],
-                "observations": [*record.observations, *more.observations],
-            }
-        )
+        record = record.model_copy(update={"observations": [*record.observations, *more.observations]})
     with _lock:
         _records[sid] = (record, notes_status)
     return view, session, record, notes_status
+
+
+def _notes_status(view: RecordView) -> str:
+    """Why the notes are missing from the record view's read (``""`` when they were read)."""
+    panel = view.panels.get("notes")
+    if panel is None or panel.ok:
+        return ""
+    if panel.state == "not-granted":
+        return "access to notes was not granted by the EHR"
+    return "the EHR did not return the notes"
 
 
 def locate(record: PatientRecord, source_id: str | None, hint: str = "") -> ResourceRef | None:

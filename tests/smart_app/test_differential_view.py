@@ -208,3 +208,17 @@ def test_without_access_to_notes_the_view_says_so_and_quotes_no_note(smart_syste
     assert "access to notes was not granted" in soup.select_one("[role=note]").get_text()
     assert not soup.select("mark")
     assert "DocumentReference/" not in soup.get_text()
+
+
+def test_each_note_is_read_once_for_the_views(smart_system: System) -> None:
+    """The record view reads the notes; the views reuse them instead of reading and adding them again."""
+    from smart_app.clinical_context import clinical_record
+
+    b, page = launch(smart_system, "demo-multiproblem")
+    sid = session_id_of(page)
+    with smart_system.app.test_request_context():
+        _view, _session, record, notes_status = clinical_record(smart_system.app, sid, b.cookie)
+    ids = [n.source_id for n in record.notes if n.kind != "reason"]
+    assert NOTE_ID in ids
+    assert len(ids) == len(set(ids))
+    assert notes_status == ""
