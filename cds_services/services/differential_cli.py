@@ -21,7 +21,12 @@ def ddx_group() -> None:
 @click.option(
     "--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the per-case JSON report."
 )
-def eval_command(file: Path, report: Path | None) -> None:
+@click.option(
+    "--without-named-diagnoses",
+    is_flag=True,
+    help="Ablation: rank on findings alone, ignoring diagnoses the text names.",
+)
+def eval_command(file: Path, report: Path | None, without_named_diagnoses: bool) -> None:
     """Top-1/3/10 accuracy of text → findings → ranking on FILE (JSON lines: id, text, diagnosis, ...)."""
     from cds_services.services.differential_eval import CaseFileError, evaluate, read_cases, write_report
     from knowledge.diseases import load_default_kb
@@ -31,7 +36,7 @@ def eval_command(file: Path, report: Path | None) -> None:
     except CaseFileError as err:
         raise click.ClickException(str(err)) from err
     kb = load_default_kb()
-    result = evaluate(cases, kb, file=str(file))
+    result = evaluate(cases, kb, file=str(file), named_diagnoses=not without_named_diagnoses)
     click.echo(f"{file.name}: {result.n} cases, disease KB {kb.version} ({len(kb)} diagnoses)")
     click.echo("| top-1 | top-3 | top-10 | gold in KB |")
     click.echo("|---|---|---|---|")

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError
 
 from cds_services.services.differential_ranking import rank_diagnoses
+from cds_services.services.differential_vocabulary import named_diagnosis_findings
 from clinical.nlp import Finding, extract_findings
 from clinical.nlp.findings import text_to_findings
 from knowledge.diseases import DiseaseKB
@@ -64,21 +65,28 @@ def read_cases(path: Path) -> list[EvalCase]:
     return cases
 
 
-def case_findings(case: EvalCase) -> list[Finding]:
-    """The same findings the service derives: demographics plus the text's findings."""
+def case_findings(case: EvalCase, kb: DiseaseKB | None = None) -> list[Finding]:
+    """The same findings the service derives: demographics, the text's findings and, given ``kb``, the
+    diagnoses the text names (without it: the ablation that ranks on findings alone)."""
     out: list[Finding] = []
     if case.age is not None:
         out.append(Finding(concept_id="age", label=f"age {case.age:g}", source="demographic", value=case.age))
     if case.sex in ("female", "male"):
         out.append(Finding(concept_id=f"sex_{case.sex}", label=case.sex, source="demographic"))
     out.extend(text_to_findings(extract_findings(case.text, source_id=case.id)))
+    if kb is not None:
+        out.extend(named_diagnosis_findings(case.text, kb, case.id))
     return out
 
 
-def evaluate(cases: Iterable[EvalCase], kb: DiseaseKB, *, file: str = "") -> EvalReport:
+def evaluate(
+    cases: Iterable[EvalCase], kb: DiseaseKB, *, file: str = "", named_diagnoses: bool = True
+) -> EvalReport:
+    """Run the service's pipeline on every case. ``named_diagnoses=False`` is the ablation that ranks
+    on findings alone (the text's mentions of diagnoses are not read)."""
     results: list[CaseResult] = []
     for case in cases:
-        findings = case_findings(case)
+        findings = case_findings(case, kb if named_diagnoses else None)
         ranked = rank_diagnoses(findings, kb, limit=max(TOP_K))
         rank = next((i for i, r in enumerate(ranked, 1) if kb.matches(r.disease, case.diagnosis)), None)
         results.append(

@@ -12,7 +12,14 @@ risk factor), the score is a sum of readable terms, each kept on the result for 
   that *d* would usually show (key findings weigh more);
 * coverage: share of *d*'s key findings this patient has;
 * prior: a coarse base rate (common / uncommon / rare) and age fit; a sex-restricted diagnosis is
-  never proposed for the other sex.
+  never proposed for the other sex;
+* named: a note that names the diagnosis (a ``dx:`` concept of
+  :mod:`~cds_services.services.differential_vocabulary`) counts as a finding only that diagnosis has
+  (maximal specificity): as a key finding when named in a result, imaging, diagnosis or assessment
+  section ("biopsy consistent with ..."), as a typical finding elsewhere; "possible"/"suspected" counts
+  half, a negated mention ("no evidence of ...") argues against it; mentions in the past history
+  ("history of", past medical history section) count neither way, and a diagnosis on the problem list
+  is a known diagnosis and is not proposed.
 
 Nothing here states a diagnosis: the result is a ranked list of possibilities with their reasons.
 """
@@ -24,6 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from cds_services.services.differential_vocabulary import disease_id_of
 from clinical.nlp import Finding, default_vocabulary
 from knowledge.diseases import Disease, DiseaseKB
 
@@ -39,6 +47,9 @@ AGE_PENALTY = 2.5
 SEX_PREDOMINANT_BONUS = 0.3
 MIN_MATCHES = 1  # at least one present key/typical finding before a diagnosis is listed
 _SKIP_CONCEPTS = {"family_history_general"}
+# note sections whose statements are results or conclusions (medspaCy section categories)
+RESULT_SECTIONS = frozenset({"labs_and_studies", "imaging", "observation_and_plan", "diagnoses"})
+KNOWN_SECTIONS = frozenset({"past_medical_history", "problem_list"})
 
 
 @dataclass
@@ -73,6 +84,10 @@ class PatientFindings:
     absent: dict[str, Finding]
     age: float | None
     sex: str | None
+    # diagnoses a note names, by knowledge-base id: current ("present" or "possible"), negated, known
+    named: dict[str, Finding] = field(default_factory=dict)
+    named_absent: dict[str, Finding] = field(default_factory=dict)
+    named_known: frozenset[str] = frozenset()
 
     @classmethod
     def from_findings(cls, findings: Iterable[Finding]) -> PatientFindings:
@@ -81,7 +96,14 @@ class PatientFindings:
         absent: dict[str, Finding] = {}
         age: float | None = None
         sex: str | None = None
+        named: dict[str, Finding] = {}
+        named_absent: dict[str, Finding] = {}
+        named_known: set[str] = set()
         for f in findings:
+            disease_id = disease_id_of(f.concept_id)
+            if disease_id is not None:
+                _add_named(f, disease_id, named, named_absent, named_known)
+                continue
             if f.source == "demographic":
                 if f.concept_id == "age":
                     age = f.value
@@ -102,12 +124,50 @@ class PatientFindings:
             absent.pop(cid, None)
         for cid in possible:
             absent.pop(cid, None)
-        return cls(present=present, possible=possible, absent=absent, age=age, sex=sex)
+        for did in (*named, *named_known):
+            named_absent.pop(did, None)
+        return cls(
+            present=present,
+            possible=possible,
+            absent=absent,
+            age=age,
+            sex=sex,
+            named={k: v for k, v in named.items() if k not in named_known},
+            named_absent=named_absent,
+            named_known=frozenset(named_known),
+        )
 
     @property
     def informative(self) -> bool:
         """Whether there is anything beyond demographics to reason about."""
-        return bool(self.present or self.possible)
+        return bool(self.present or self.possible or self.named)
+
+
+def _add_named(
+    f: Finding, disease_id: str, named: dict[str, Finding], absent: dict[str, Finding], known: set[str]
+) -> None:
+    """Sort one note mention of a diagnosis: current (strongest mention kept), negated, or known."""
+    if f.assertion == "family" or f.source == "medication":
+        return
+    if f.source == "problem":
+        known.add(disease_id)
+    elif f.assertion == "historical" or f.section in KNOWN_SECTIONS:
+        # past history ("previous prostatitis last year", "not vaccinated for COVID 19") neither
+        # names the current problem nor rules it out; recurrences happen
+        return
+    elif f.assertion == "absent":
+        absent.setdefault(disease_id, f)
+    elif f.assertion in ("present", "possible"):
+        seen = named.get(disease_id)
+        if seen is None or _named_strength(f) > _named_strength(seen):
+            named[disease_id] = f
+
+
+def _named_strength(f: Finding) -> float:
+    """Role weight of a note naming a diagnosis: key in a result/assessment section, else typical;
+    half when only possible."""
+    role = "key" if f.section in RESULT_SECTIONS else "typical"
+    return ROLE_WEIGHT[role] * (POSSIBLE_FACTOR if f.assertion == "possible" else 1.0)
 
 
 @lru_cache(maxsize=2048)
@@ -130,12 +190,22 @@ def _linked(kb: DiseaseKB) -> dict[str, list[Disease]]:
 
 @lru_cache(maxsize=4)
 def _specificity(kb: DiseaseKB) -> dict[str, float]:
+    """Inverse document frequency of each finding concept over the diagnoses that have findings
+    (name-only entries do not dilute it); :data:`_UNIQUE` is the specificity of a finding only one
+    diagnosis has."""
     df: dict[str, int] = {}
+    n = 0
     for d in kb.diseases:
+        if d.findings:
+            n += 1
         for cid in d.concepts():
             df[cid] = df.get(cid, 0) + 1
-    n = len(kb.diseases)
-    return {cid: 1.0 + math.log(n / (1 + count)) for cid, count in df.items()}
+    out = {cid: 1.0 + math.log(n / (1 + count)) for cid, count in df.items()}
+    out[_UNIQUE] = 1.0 + math.log(max(n, 2) / 2)
+    return out
+
+
+_UNIQUE = "(finding of one diagnosis)"
 
 
 def rank_diagnoses(
@@ -153,6 +223,12 @@ def rank_diagnoses(
     linked = _linked(kb)
     # only diagnoses linked to something this patient has can reach MIN_MATCHES
     candidates = {d.id: d for cid in (*patient.present, *patient.possible) for d in linked.get(cid, [])}
+    for disease_id in patient.named:
+        named = kb.get(disease_id)
+        if named is not None:
+            candidates[named.id] = named
+    for disease_id in patient.named_known:  # a known diagnosis is not a differential
+        candidates.pop(disease_id, None)
     ranked = [r for d in candidates.values() if (r := _score(d, patient, spec, explained)) is not None]
     ranked.sort(key=lambda r: (-r.score, r.disease.name))
     return ranked[:limit]
@@ -195,6 +271,13 @@ def _score(
         missing = p.absent.get(cid)
         if missing is not None and role in ABSENT_WEIGHT:
             result.opposing.append(Evidence(missing, f"absent {role}", -ABSENT_WEIGHT[role] * s))
+    mention = p.named.get(d.id)
+    if mention is not None:
+        result.supporting.append(Evidence(mention, "named", _named_strength(mention) * spec[_UNIQUE]))
+        matches += 1
+    negated = p.named_absent.get(d.id)
+    if negated is not None:
+        result.opposing.append(Evidence(negated, "named absent", -AGAINST_WEIGHT * spec[_UNIQUE]))
     if matches < MIN_MATCHES:
         return None
     result.coverage = key_hit / key_total if key_total else 0.0

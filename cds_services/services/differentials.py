@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 from cds_services.models import Card, Coding, Indicator, Link, LinkType, Source
 from cds_services.registry import CdsService, ServiceInput, register
 from cds_services.services.differential_evidence import Citation, kb_citations, passage_for
-from cds_services.services.differential_ranking import RankedDiagnosis, rank_diagnoses
+from cds_services.services.differential_ranking import KNOWN_SECTIONS, RankedDiagnosis, rank_diagnoses
+from cds_services.services.differential_vocabulary import (
+    diagnosis_vocabulary,
+    disease_id_of,
+    record_named_diagnoses,
+)
 from clinical.codes import ICD10, ICD10_CM, SNOMED
 from clinical.nlp import Finding, default_vocabulary, findings_from_record
 from clinical.nlp.pipeline import pipeline_ready, prepare_in_background
@@ -58,19 +63,23 @@ class Differential:
 
 def build_differential(record: PatientRecord, kb: DiseaseKB, *, max_listed: int = 5) -> Differential | None:
     """The differential for ``record``, or ``None`` when the record holds too little to reason about."""
-    findings = findings_from_record(record)
+    vocabulary = default_vocabulary()
+    findings = [*findings_from_record(record, vocabulary), *record_named_diagnoses(record, kb)]
     known = known_diagnoses(record, kb)
     # only the known diagnoses' key findings count as explained: fatigue or anemia in CKD may still
     # have another cause worth considering
     explained = frozenset(c for d in known for c in d.concepts("key"))
-    vocabulary = default_vocabulary()
     informative = {
         f.concept_id
         for f in findings
         if f.present
         and f.source != "demographic"
         and f.concept_id not in explained
-        and getattr(vocabulary.get(f.concept_id), "kind", "history") != "history"
+        and (
+            f.section not in KNOWN_SECTIONS
+            if disease_id_of(f.concept_id)
+            else getattr(vocabulary.get(f.concept_id), "kind", "history") != "history"
+        )
     }
     if len(informative) < MIN_INFORMATIVE_FINDINGS:
         return None  # nothing unexplained to reason about: a chart of known, treated problems
@@ -214,14 +223,15 @@ def handle(inp: ServiceInput) -> list[Card]:
     if inp.record.deceased:  # a differential to work up is meaningless after death
         inp.note("patient is deceased: no differential")
         return []
-    vocabulary = default_vocabulary()
-    if not pipeline_ready(vocabulary):
+    kb = load_default_kb()
+    vocabularies = (default_vocabulary(), diagnosis_vocabulary(kb))
+    if not all(pipeline_ready(v) for v in vocabularies):
         # Without gunicorn's warm-up (flask run, tests) the first call would pay seconds of spaCy
         # import and pipeline build; answer "no card" now and have it ready for the next chart.
-        prepare_in_background(vocabulary)
+        for v in vocabularies:
+            prepare_in_background(v)
         inp.note("clinical NLP still loading: no differential this time")
         return []
-    kb = load_default_kb()
     diff = build_differential(inp.record, kb, max_listed=settings.ddx_card_max_listed)
     if diff is None:
         inp.note("too little in the record for a differential")
@@ -271,8 +281,8 @@ def warm_up(settings: Settings) -> None:
     """Load the disease KB and build the NLP pipeline once per worker (≈3 s on first use)."""
     from clinical.nlp import extract_findings
 
-    load_default_kb()
     extract_findings("No fever. Cough.")
+    extract_findings("No pneumonia.", vocabulary=diagnosis_vocabulary(load_default_kb()))
     if settings.ddx_cite_passages:
         _retriever(settings)
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from clinical.nlp.labs import abnormal_lab_findings
 from clinical.nlp.pipeline import run
+from clinical.nlp.text_labs import lab_findings_from_text
 from clinical.nlp.text_vitals import vital_findings_from_text
 from clinical.nlp.vocabulary import Vocabulary, default_vocabulary
 from clinical.record import Observation, PatientRecord
@@ -88,7 +89,8 @@ def extract_findings(
 ) -> list[TextFinding]:
     """Findings mentioned in ``text`` (spans index into ``text``), in order of appearance.
 
-    Vital signs written as numbers ("Temperature: 38.9°C", "HR 118") become findings too.
+    Vital signs and lab results written as numbers ("Temperature: 38.9°C", "HR 118", "Na: 122 mEq/L")
+    or qualitatively ("Creatinine: elevated") become findings too (:mod:`clinical.nlp.text_labs`).
     """
     if not text or not text.strip():
         return []
@@ -127,7 +129,7 @@ def _analyse(text: str, source_id: str | None, vocab: Vocabulary) -> list[TextFi
                 source_id=source_id,
             )
         )
-    for concept_id, start, end in vital_findings_from_text(text):
+    for concept_id, start, end in [*vital_findings_from_text(text), *lab_findings_from_text(text)]:
         if concept_id in vocab:
             out.append(
                 TextFinding(

@@ -10,7 +10,8 @@ Inputs (never committed; fetched snapshots live outside the repository):
 * the findings vocabulary TSV of ``clinical.nlp`` (path passed in: a data contract, not an import).
 
 Supplement entries are linked to DO by exact normalized name/synonym and take DO's codes and synonyms;
-other DO diseases enter with the findings their symptom annotations and definitions name (≥ 2 concepts).
+other DO diseases enter with the findings their symptom annotations and definitions name (≥ 2 concepts),
+or by name only (no findings: listed only when a note names them).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ TEAM_SOURCE = KbSource(
 )
 _URGENCY = {"C": "cant_miss", "U": "urgent", "R": "routine"}
 _SEX = {"F": "female", "M": "male"}
+MIN_DO_FINDINGS = 2  # DO symptom/definition concepts a disease needs to be ranked on findings
 
 
 class ImportProblem(ValueError):
@@ -223,8 +225,10 @@ def build_kb(do_source: Path, vocabulary_path: Path, supplement_path: Path = SUP
             # differentia ("characterized by ...", "has_symptom ...") does
             phrases.append(t.definition.split(" that ", 1)[-1])
         concepts = list(dict.fromkeys(c for p in phrases for c in mapper.concepts(p)))
-        if len(concepts) < 2:
-            continue
+        if len(concepts) < MIN_DO_FINDINGS:
+            # too few findings to rank on: the disease enters by name only, so a note that names it
+            # ("biopsy consistent with ...") can put it on the differential and the UI can look it up
+            concepts = []
         diseases.append(
             Disease(
                 id=t.doid,
@@ -236,7 +240,15 @@ def build_kb(do_source: Path, vocabulary_path: Path, supplement_path: Path = SUP
                 prevalence=1,
                 findings=[DiseaseFinding(concept_id=c, role="typical") for c in concepts],
                 definition=t.definition or None,
-                sources=[DO_SOURCE.model_copy(update={"detail": f"{t.doid}: names, codes, symptoms"})],
+                sources=[
+                    DO_SOURCE.model_copy(
+                        update={
+                            "detail": f"{t.doid}: names, codes, symptoms"
+                            if concepts
+                            else f"{t.doid}: names, codes"
+                        }
+                    )
+                ],
             )
         )
     return {
