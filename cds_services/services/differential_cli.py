@@ -38,10 +38,13 @@ def eval_command(file: Path, report: Path | None, without_named_diagnoses: bool)
     kb = load_default_kb()
     result = evaluate(cases, kb, file=str(file), named_diagnoses=not without_named_diagnoses)
     click.echo(f"{file.name}: {result.n} cases, disease KB {kb.version} ({len(kb)} diagnoses)")
-    click.echo("| top-1 | top-3 | top-10 | gold in KB |")
-    click.echo("|---|---|---|---|")
-    t = result.top
-    click.echo(f"| {t['top1']:.1%} | {t['top3']:.1%} | {t['top10']:.1%} | {result.in_kb:.1%} |")
+    click.echo("| top-1 | top-3 | top-10 | gold in KB | gold with findings | top-1/3/10 on those |")
+    click.echo("|---|---|---|---|---|---|")
+    t, r = result.top, result.top_rankable
+    click.echo(
+        f"| {t['top1']:.1%} | {t['top3']:.1%} | {t['top10']:.1%} | {result.in_kb:.1%} "
+        f"| {result.rankable:.1%} | {r['top1']:.1%} / {r['top3']:.1%} / {r['top10']:.1%} |"
+    )
     if report is not None:
         write_report(result, report)
         click.echo(f"per-case report: {report}")

@@ -35,6 +35,7 @@ class CaseResult(BaseModel):
     diagnosis: str
     rank: int | None  # 1-based rank of the first matching prediction, None if not in the top 10
     in_kb: bool  # whether any knowledge-base disease names the gold diagnosis
+    rankable: bool  # whether one with findings does (a name-only entry is listed only when the text names it)
     predictions: list[str]
     findings_present: list[str]
     findings_absent: list[str]
@@ -46,6 +47,8 @@ class EvalReport(BaseModel):
     kb_version: str
     top: dict[str, float]  # "top1" → accuracy
     in_kb: float
+    rankable: float  # share of cases whose gold diagnosis has findings in the knowledge base
+    top_rankable: dict[str, float]  # accuracy over those cases: the ranking's quality apart from coverage
     cases: list[CaseResult]
 
 
@@ -94,7 +97,8 @@ def evaluate(
                 id=case.id,
                 diagnosis=case.diagnosis,
                 rank=rank,
-                in_kb=any(kb.matches(d, case.diagnosis) for d in kb.diseases),
+                in_kb=bool(golds := [d for d in kb.diseases if kb.matches(d, case.diagnosis)]),
+                rankable=any(d.findings for d in golds),
                 predictions=[r.disease.name for r in ranked],
                 findings_present=sorted(
                     {f.concept_id for f in findings if f.present and f.source != "demographic"}
@@ -103,18 +107,26 @@ def evaluate(
             )
         )
     n = len(results)
-    top = {
-        f"top{k}": (sum(1 for r in results if r.rank is not None and r.rank <= k) / n if n else 0.0)
-        for k in TOP_K
-    }
+    top = _accuracy(results)
+    rankable = [r for r in results if r.rankable]
     return EvalReport(
         file=file,
         n=n,
         kb_version=kb.version,
         top=top,
         in_kb=sum(r.in_kb for r in results) / n if n else 0.0,
+        rankable=len(rankable) / n if n else 0.0,
+        top_rankable=_accuracy(rankable),
         cases=results,
     )
+
+
+def _accuracy(results: list[CaseResult]) -> dict[str, float]:
+    n = len(results)
+    return {
+        f"top{k}": (sum(1 for r in results if r.rank is not None and r.rank <= k) / n if n else 0.0)
+        for k in TOP_K
+    }
 
 
 def write_report(report: EvalReport, path: Path) -> None:

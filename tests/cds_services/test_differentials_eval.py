@@ -37,7 +37,9 @@ def test_eval_prints_the_table_and_writes_the_per_case_report(tmp_path: Path) ->
     report = tmp_path / "report.json"
     result = CliRunner().invoke(cli, ["ddx", "eval", str(cases), "--report", str(report)])
     assert result.exit_code == 0, result.output
-    assert "| top-1 | top-3 | top-10 | gold in KB |" in result.output
+    assert (
+        "| top-1 | top-3 | top-10 | gold in KB | gold with findings | top-1/3/10 on those |" in result.output
+    )
     data = json.loads(report.read_text())
     assert data["n"] == 3
     by_id = {c["id"]: c for c in data["cases"]}
@@ -45,6 +47,9 @@ def test_eval_prints_the_table_and_writes_the_per_case_report(tmp_path: Path) ->
     assert by_id["c3"]["rank"] is None and by_id["c3"]["in_kb"] is False and by_id["c3"]["predictions"] == []
     assert "fever" in by_id["c2"]["findings_absent"] and "tachycardia" in by_id["c2"]["findings_present"]
     assert abs(data["top"]["top3"] - 2 / 3) < 1e-9
+    # the unknown "Widget syndrome" is no rankable gold: the ranking's own accuracy leaves it out
+    assert by_id["c1"]["rankable"] and not by_id["c3"]["rankable"]
+    assert data["rankable"] == 2 / 3 and data["top_rankable"]["top3"] == 1.0
 
 
 def test_eval_rejects_a_malformed_line(tmp_path: Path) -> None:
