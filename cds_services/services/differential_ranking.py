@@ -16,10 +16,10 @@ risk factor), the score is a sum of readable terms, each kept on the result for 
 * named: a note that names the diagnosis (a ``dx:`` concept of
   :mod:`~cds_services.services.differential_vocabulary`) counts as a finding only that diagnosis has
   (maximal specificity): as a key finding when named in a result, imaging, diagnosis or assessment
-  section ("biopsy consistent with ..."), as a typical finding elsewhere; "possible"/"suspected" counts
-  half, a negated mention ("no evidence of ...") argues against it; mentions in the past history
-  ("history of", past medical history section) count neither way, and a diagnosis on the problem list
-  is a known diagnosis and is not proposed.
+  section or as a stated conclusion ("biopsy consistent with ..."), as a typical finding elsewhere;
+  "possible"/"suspected" counts half, a negated mention ("no evidence of ...") argues against it;
+  mentions in the past history ("history of", past medical history section) count neither way, and a
+  diagnosis on the problem list is a known diagnosis and is not proposed.
 
 Nothing here states a diagnosis: the result is a ranked list of possibilities with their reasons.
 """
@@ -164,9 +164,9 @@ def _add_named(
 
 
 def _named_strength(f: Finding) -> float:
-    """Role weight of a note naming a diagnosis: key in a result/assessment section, else typical;
-    half when only possible."""
-    role = "key" if f.section in RESULT_SECTIONS else "typical"
+    """Role weight of a note naming a diagnosis: key in a result/assessment section or as a stated
+    conclusion ("ultrasound consistent with ..."), else typical; half when only possible."""
+    role = "key" if f.section in RESULT_SECTIONS or f.conclusion else "typical"
     return ROLE_WEIGHT[role] * (POSSIBLE_FACTOR if f.assertion == "possible" else 1.0)
 
 

@@ -20,6 +20,7 @@ Terms are kept only where a mention is unlikely to be something else:
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from clinical.nlp import Finding, default_vocabulary, extract_findings
@@ -136,9 +137,27 @@ def named_diagnosis_findings(text: str, kb: DiseaseKB, source_id: str | None = N
     """The diagnoses ``text`` names, as ``dx:`` findings with assertion, section and span; the label
     says the diagnosis is the note's word ("Malignant melanoma (named in the note)")."""
     return [
-        f.model_copy(update={"label": f"{f.label} (named in the note)"})
+        f.model_copy(
+            update={
+                "label": f"{f.label} (named in the note)",
+                "conclusion": _is_conclusion(text, f.start or 0),
+            }
+        )
         for f in text_to_findings(extract_findings(text, source_id, diagnosis_vocabulary(kb)))
     ]
+
+
+# phrases that state a study's or clinician's conclusion just before the diagnosis they name
+_CONCLUSION = re.compile(
+    r"\b(?:consistent with|compatible with|suggestive of|diagnostic of|indicative of|in keeping with|"
+    r"characteristic of|typical of|confirm(?:s|ed|ing)?|concerning for|impression of)\b[^.;\n]{0,40}$",
+    re.IGNORECASE,
+)
+
+
+def _is_conclusion(text: str, start: int) -> bool:
+    """Whether the words just before ``start`` (same sentence) state a conclusion."""
+    return bool(_CONCLUSION.search(text[max(0, start - 80) : start]))
 
 
 def record_named_diagnoses(record: PatientRecord, kb: DiseaseKB) -> list[Finding]:

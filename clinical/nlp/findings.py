@@ -78,6 +78,7 @@ class Finding(BaseModel):
     end: int | None = None
     value: float | None = None
     section: str | None = None  # note section (e.g. "chief_complaint") for text findings
+    conclusion: bool = False  # stated as a study's or clinician's conclusion ("consistent with ...")
 
     @property
     def present(self) -> bool:

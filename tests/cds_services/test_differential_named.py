@@ -131,3 +131,11 @@ def test_the_service_lists_a_named_diagnosis_with_its_text_span_and_never_a_prob
     assert named.finding.source_id == f"{pid}-note"
     assert note[named.finding.start or 0 : named.finding.end] == named.finding.text
     assert "Psoriasis" not in {r.disease.name for r in diff.shown}
+
+
+def test_a_stated_conclusion_outside_a_result_section_weighs_as_a_result() -> None:
+    kb = load_default_kb()
+    stated = named_diagnosis_findings("Ultrasound today was consistent with mesenteric lymphadenitis.", kb)
+    passing = named_diagnosis_findings("Her sister once had mesenteric lymphadenitis as a child.", kb)
+    assert [f.conclusion for f in stated] == [True]
+    assert all(not f.conclusion for f in passing)
