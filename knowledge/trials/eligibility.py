@@ -9,6 +9,9 @@ Semantics (the status is about the criterion's statement, so for an exclusion "m
 * textual criteria are matched against the patient's conditions and note findings: a present finding
   named in the criterion makes it hold; a *negated* finding can only make it fail — negated findings
   never satisfy an inclusion; family-history findings are ignored;
+* a resolved problem-list entry satisfies a criterion about the past ("history of pancreatitis"),
+  not one about the present ("active malignancy"), and leaves a tense-less one ("pancreatitis")
+  "unknown";
 * absence counts as "does not hold" only when the profile's lists are complete (FHIR problem and
   medication lists); for a free-text profile it is "unknown".
 """
@@ -16,6 +19,7 @@ Semantics (the status is about the criterion's statement, so for an exclusion "m
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Literal
 
@@ -35,6 +39,11 @@ from knowledge.trials.vocab import (
 Status = Literal["met", "not_met", "unknown"]
 _NEGATIVE_CRITERION = re.compile(r"^(?:no|not|without|absence of|free of|never|lack of)\b")
 _MIN_FINDING = 4
+# A criterion about the past ("history of pancreatitis", "prior MI") is satisfied by a resolved problem;
+# one about the present ("active malignancy") is not; of one that says neither ("pancreatitis") a
+# resolved problem leaves the verdict open.
+_PAST = re.compile(r"\b(?:history of|prior|previous|previously|past|ever|former|formerly)\b")
+_CURRENT = re.compile(r"\b(?:active|current|currently|ongoing|present)\b")
 
 
 class CriterionResult(BaseModel):
@@ -164,19 +173,46 @@ def _medication(rule: MedicationRule, p: ProfileLike) -> Verdict:
     return True, med.text, med.source_id
 
 
-def _condition(rule: ConditionRule, p: ProfileLike) -> Verdict:
+def _tense(criterion_text: str) -> Literal["past", "current", "either"]:
+    text = normalise(criterion_text)
+    return "past" if _PAST.search(text) else "current" if _CURRENT.search(text) else "either"
+
+
+def _patient_facts(p: ProfileLike, past: bool) -> list[FactLike]:
+    """The conditions and findings that can decide a criterion about a condition.
+
+    A relative's finding is not the patient's, and a possible one ("?pneumonia") decides nothing. A
+    problem-list entry that is no longer active (FHIR ``clinicalStatus`` resolved / inactive) counts
+    only for a criterion about the past (``past``). Note findings keep their ConText "historical" flag
+    out of it: a chronic disease listed under past medical history is usually still present.
+    """
+    conditions = [f for f in p.conditions if past or not f.historical]
+    return [f for f in (*conditions, *p.findings) if not f.family and not f.uncertain]
+
+
+def _resolved(p: ProfileLike, tense: str, named: Callable[[FactLike], bool]) -> Verdict | None:
+    """ "Unknown" when only a resolved problem names what a tense-less criterion asks about."""
+    if tense != "either":
+        return None
+    old = [f for f in p.conditions if f.historical and not f.negated and not f.family and named(f)]
+    return (None, f"{old[0].text} (resolved)", old[0].source_id) if old else None
+
+
+def _condition(rule: ConditionRule, p: ProfileLike, criterion_text: str = "") -> Verdict:
     concept = condition_by_key(rule.concept)
     if concept is None:
         return None, "unknown condition", None
     codes = concept.icd10_prefixes + concept.snomed
-    # A relative's finding is not the patient's; a possible one ("?pneumonia") decides nothing.
-    facts = [f for f in (*p.conditions, *p.findings) if not f.family and not f.uncertain]
-    hits = _mentions(facts, concept.synonyms, codes)
+    tense = _tense(criterion_text)
+    hits = _mentions(_patient_facts(p, tense == "past"), concept.synonyms, codes)
     present = [f for f in hits if not f.negated]
     if present:
         return True, present[0].text, present[0].source_id
     if hits:
         return False, f"{hits[0].text} (negated)", hits[0].source_id
+    resolved = _resolved(p, tense, lambda f: bool(_mentions([f], concept.synonyms, codes)))
+    if resolved is not None:
+        return resolved
     return (False if p.lists_complete else None), f"no {concept.display.lower()} on record", None
 
 
@@ -190,17 +226,23 @@ def _pregnancy(p: ProfileLike) -> Verdict:
 
 def _textual(text: str, p: ProfileLike) -> Verdict:
     norm = normalise(text)
-    negated: FactLike | None = None
-    for f in (*p.conditions, *p.findings):
+    tense = _tense(text)
+
+    def named(f: FactLike) -> bool:
         ft = normalise(f.text).strip()
-        if f.family or f.uncertain or len(ft) < _MIN_FINDING or not contains_term(norm, ft):
+        return len(ft) >= _MIN_FINDING and contains_term(norm, ft)
+
+    negated: FactLike | None = None
+    for f in _patient_facts(p, tense == "past"):
+        if not named(f):
             continue
         if not f.negated:
             return True, f.text, f.source_id
         negated = negated or f
     if negated is not None:
         return False, f"{negated.text} (negated)", negated.source_id
-    return None, "not determinable from the record", None
+    resolved = _resolved(p, tense, named)
+    return resolved or (None, "not determinable from the record", None)
 
 
 def evaluate_criterion(c: Criterion, p: ProfileLike) -> CriterionResult:
@@ -212,7 +254,7 @@ def evaluate_criterion(c: Criterion, p: ProfileLike) -> CriterionResult:
     elif isinstance(rule, MedicationRule):
         verdict = _medication(rule, p)
     elif isinstance(rule, ConditionRule):
-        verdict = _condition(rule, p)
+        verdict = _condition(rule, p, c.text)
     elif isinstance(rule, PregnancyRule):
         verdict = _pregnancy(p)
     else:

@@ -24,7 +24,13 @@ from typing import Literal, Protocol
 from knowledge.trials.evaluation import EvalReport, evaluate_rankings, read_qrels, read_queries
 from knowledge.trials.importer import import_file
 from knowledge.trials.index import Mode, TrialIndex, query_pieces
-from knowledge.trials.matching import PRF_TERMS, MatchOptions, match_trials, prf_docs_for
+from knowledge.trials.matching import (
+    PRF_DENSE_WEIGHT,
+    PRF_TERMS,
+    MatchOptions,
+    match_trials,
+    prf_docs_for,
+)
 from knowledge.trials.patient_facts import ProfileLike
 from knowledge.trials.release import Encoder, build_index
 
@@ -90,7 +96,15 @@ def run_mode(
         else:
             feedback = prf_docs if mode == "hybrid+prf" else 0
             base_mode: Mode = "hybrid" if mode == "hybrid+prf" else mode
-            hits = index.search(query, vectors, mode=base_mode, k=k, prf_docs=feedback, prf_terms=prf_terms)
+            hits = index.search(
+                query,
+                vectors,
+                mode=base_mode,
+                k=k,
+                prf_docs=feedback,
+                prf_terms=prf_terms,
+                prf_dense_weight=PRF_DENSE_WEIGHT,
+            )
             rankings[qid] = [index.trials[h.index].nct_id for h in hits]
             scored[qid] = 0
     seconds = time.perf_counter() - start

@@ -25,68 +25,13 @@ import numpy.typing as npt
 
 from knowledge.fusion import reciprocal_rank_fusion
 from knowledge.trials.models import Trial
+from knowledge.trials.stopwords import TRIAL_STOPWORDS
 
 Mode = Literal["bm25", "dense", "hybrid"]
 FloatArray = npt.NDArray[np.float32]
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "been",
-        "but",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "he",
-        "her",
-        "his",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "she",
-        "that",
-        "the",
-        "their",
-        "there",
-        "these",
-        "they",
-        "this",
-        "to",
-        "was",
-        "were",
-        "which",
-        "who",
-        "will",
-        "with",
-        "without",
-        "not",
-        "no",
-        "patient",
-        "patients",
-        "year",
-        "years",
-        "old",
-        "presents",
-        "presented",
-        "history",
-        "study",
-        "trial",
-    ]
-)
+_STOP = TRIAL_STOPWORDS
 
 
 def _stem(word: str) -> str:
@@ -109,6 +54,17 @@ def _stem(word: str) -> str:
 
 def tokenize(text: str) -> list[str]:
     return [_stem(t) for t in _TOKEN.findall(text.lower()) if t not in _STOP and len(t) > 1]
+
+
+def bm25_tokens(trial: Trial) -> list[str]:
+    """A trial's BM25 document, field-aware: the headline (title, conditions, keywords) counts twice.
+
+    The registry's own statement of what a trial studies is stronger topical evidence than a word in
+    its summary or inclusion list (a BM25F-style field weight; exclusion criteria are not indexed at
+    all, so a trial that excludes a disease is not retrieved for it). The weight 2 is the customary
+    title boost, fixed a priori: the development corpus has summaries only, so it cannot be tuned there.
+    """
+    return tokenize(trial.headline()) + tokenize(trial.search_text())
 
 
 _SENT = re.compile(r"(?<=[.;!?])\s+|\n+")
@@ -149,7 +105,7 @@ class TrialIndex:
         self.passage_owner = np.asarray(passage_owner, dtype=np.int32)
         self.by_id = {t.nct_id: i for i, t in enumerate(self.trials)}
         self.memo: dict[Hashable, Any] = {}  # per-index derived values (filter masks); the index is immutable
-        corpus = [tokenize(t.search_text()) or ["empty"] for t in self.trials]
+        corpus = [bm25_tokens(t) or ["empty"] for t in self.trials]
         self._bm25 = bm25s.BM25(k1=1.2, b=0.75)
         self._bm25.index(corpus, show_progress=False)
         self._vocab: dict[str, int] = dict(self._bm25.vocab_dict)

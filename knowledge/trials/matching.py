@@ -4,7 +4,9 @@
 and the latency benchmark. Only the top ``depth`` retrieved trials are checked criterion by criterion
 (the "scored in depth" fraction of the evaluation). Final score = normalised retrieval score +
 ``eligibility_weight`` × eligibility score, where a clearly met exclusion or a clearly failed inclusion
-costs a full point each, which pushes such trials below every trial without one.
+costs a full point each, which pushes such trials below every trial without one. A trial with no
+structured criteria (summary only) instead loses ``population_weight`` × the prose population penalty:
+a tie-breaker, because a summary's wording is far less exact than registry criteria.
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ from knowledge.trials.patient_facts import ProfileLike
 from knowledge.trials.population import population_penalty
 from knowledge.trials.vocab import contains_term, find_condition, normalise
 
-# Pseudo-relevance feedback of the full system. Values follow common RM3 practice (a handful of seed
-# documents, ten terms), not a sweep on the development set.
-PRF_DOCS = 5
+# Pseudo-relevance feedback of the full system: seed trials, BM25 expansion terms, and the weight of
+# the seeds' centroid added to the whole-text query vector (Rocchio). Chosen by leave-one-query-out on
+# the SIGIR-2016 development split over docs {3, 5, 10} x terms {10, 20, 40} x weight {0.25, 0.5, 1}:
+# every fold chose (3, 10, 1.0); LOO nDCG@10 0.391 for hybrid+prf (see bench/trials_tuning.py).
+PRF_DOCS = 3
 PRF_TERMS = 10
+PRF_DENSE_WEIGHT = 1.0
+# Weight of the prose population penalty (trials without structured criteria, see ``population``).
+# Prose is inexact and SIGIR-2016 assessors still rate, e.g., a children's forearm-fracture trial as
+# worth considering for an adult with an elbow dislocation, so the penalty only breaks near-ties in
+# retrieval. 8 of 9 LOO folds over {0, 0.02, 0.05, 0.1, 0.2, 0.5, 1} chose 0.05 (bench/trials_tuning.py).
+POPULATION_WEIGHT = 0.05
 # Feedback needs a corpus large enough that its top few trials are a topic, not the whole collection.
 PRF_MIN_CORPUS = 100
 
@@ -47,7 +57,9 @@ class MatchOptions:
     include_demo: bool = True
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
     prf_docs: int = 0  # pseudo-relevance feedback seeds (0 = off)
-    prf_terms: int = 10
+    prf_terms: int = PRF_TERMS
+    prf_dense_weight: float = PRF_DENSE_WEIGHT
+    population_weight: float = POPULATION_WEIGHT
 
 
 class TrialMatch(BaseModel):
@@ -119,6 +131,7 @@ def match_trials(
         allowed=mask,
         prf_docs=opts.prf_docs,
         prf_terms=opts.prf_terms,
+        prf_dense_weight=opts.prf_dense_weight,
     )
     if len(index) <= opts.depth:
         # Every allowed trial is checked in depth anyway: keep those retrieval did not score, after it.
@@ -135,8 +148,9 @@ def match_trials(
         if opts.eligibility and rank < opts.depth:
             m.eligibility = evaluate_trial(trial, profile)
             m.condition_match = condition_match(trial, profile)
-            penalty = population_penalty(trial, profile) if not trial.criteria else 0.0
-            m.score = rel + opts.eligibility_weight * (m.eligibility.score - penalty)
+            m.score = rel + opts.eligibility_weight * m.eligibility.score
+            if not trial.criteria:
+                m.score -= opts.population_weight * population_penalty(trial, profile)
         elif opts.eligibility:
             m.score = rel - 3.0  # not checked: below every checked trial
         out.append(m)

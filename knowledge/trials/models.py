@@ -77,6 +77,10 @@ class Trial(BaseModel):
             return None
         return f"https://clinicaltrials.gov/study/{self.nct_id}"
 
+    def headline(self) -> str:
+        """What the registry says the study is about: title, conditions and keywords."""
+        return "\n".join(p for p in (self.title, " ; ".join(self.conditions), " ; ".join(self.keywords)) if p)
+
     def search_text(self) -> str:
         """The text BM25 and the dense encoder see: title, conditions, keywords, summary, criteria."""
         parts = [

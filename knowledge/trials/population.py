@@ -31,7 +31,10 @@ _FEMALE = re.compile(
 _MALE = re.compile(r"\b(men|man|male|males|boys|fathers|prostat\w*|testicular)\b")
 _EXCLUDING = re.compile(r"exclu|not eligible|ineligible|except|contraindicat")
 _SENTENCE = re.compile(r"(?<=[.;:])\s+|\s+\d+\.\s+")
-_RANGE = re.compile(r"\b(?:aged|ages|age)\s+(\d{1,2})\s*(?:-|to)\s*(\d{1,3})\s*(years|months)")
+_RANGE = re.compile(
+    r"\b(?:aged|ages|age)\s+(?:range\s+)?(?:of\s+|from\s+|between\s+)?"
+    r"(\d{1,2})\s*(?:-|to|and)\s*(\d{1,3})\s*(years|months)"
+)
 
 SOFT = 0.5
 FIRM = 0.7
@@ -53,10 +56,12 @@ def population_penalty(trial: Trial, p: ProfileLike) -> float:
             low, high = float(m.group(1)) / scale, float(m.group(2)) / scale
             if not (low <= age < high + 1 / scale):
                 penalty = max(penalty, FIRM)
+        # An explicit age range outranks the looser words: "adult patients … aged 15 to 80 years"
+        # admits a 15-year-old.
         child, adult = bool(_CHILD.search(text)), bool(_ADULT.search(text))
-        if age < 18 and adult and not child:
+        if not m and age < 18 and adult and not child:
             penalty = max(penalty, SOFT)
-        if age >= 18 and child and not adult:
+        if not m and age >= 18 and child and not adult:
             penalty = max(penalty, SOFT)
     sex = (p.sex or "").lower()
     female, male = bool(_FEMALE.search(text)), bool(_MALE.search(text))

@@ -219,3 +219,28 @@ def test_age_rule_in_text_is_exact(make_profile: MakeProfile) -> None:
         "met",
         "not_met",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "historical", "status"),
+    [
+        ("Active malignancy", False, "met"),
+        ("Active malignancy", True, "not_met"),  # a resolved cancer is not an active one
+        ("History of pancreatitis", True, "met"),
+        ("Pancreatitis", True, "unknown"),  # tense-less: a resolved episode leaves it open
+        ("Pancreatitis", False, "met"),
+        ("Bariatric surgery in the past", True, "met"),  # textual: the past is asked for
+    ],
+)
+def test_a_resolved_problem_answers_only_a_criterion_about_the_past(
+    make_profile: MakeProfile, text: str, historical: bool, status: str
+) -> None:
+    from knowledge.trials.criteria import parse_rule
+
+    problem = {
+        "Active malignancy": "Breast cancer",
+        "Bariatric surgery in the past": "bariatric surgery",
+    }
+    crit = Criterion(id="exc-h", kind="exclusion", text=text, rule=parse_rule(text))
+    condition = fact("condition", problem.get(text, "Acute pancreatitis"), historical=historical)
+    assert evaluate_criterion(crit, make_profile(conditions=[condition])).status == status
