@@ -194,7 +194,62 @@ def _build(vocabulary: Vocabulary) -> Any:
     for word in ("negative", "not detected", "not seen", "absent"):
         context.add([ConTextRule(word, "NEGATED_EXISTENCE", direction="BACKWARD", max_scope=4)])
     context.add([ConTextRule(": no.", "NEGATED_EXISTENCE", direction="BACKWARD", pattern=answer)])
+    context.add(reporter_rules())
     return nlp
+
+
+# Relatives who *tell* the patient's story are not the patient's family history: "her mother noticed a
+# rash", "brought in by his parents", "the child has had a cough". medspaCy's FAMILY trigger fires on
+# any relative word; these PSEUDO rules cover those phrases so the trigger does not apply there.
+# A relative with a disease ("mother has diabetes", "father was diagnosed with") is still family.
+RELATIVES = [
+    "mother", "mom", "father", "dad", "parent", "parents", "wife", "husband", "spouse", "partner",
+    "daughter", "son", "sister", "brother", "family", "caregiver", "grandmother", "grandfather",
+]  # fmt: skip
+REPORTING_VERBS = [
+    "report", "reports", "reported", "notice", "noticed", "notices", "note", "notes", "noted", "say",
+    "says", "said", "state", "states", "stated", "observe", "observed", "observes", "describe",
+    "describes", "described", "mention", "mentions", "mentioned", "explain", "explains", "explained",
+    "bring", "brings", "brought", "believe", "believes", "think", "thinks", "feel", "feels", "found",
+    "called", "endorse", "endorses", "deny", "denies", "denied", "concerned", "worried", "recall",
+    "recalls", "remember", "remembers",
+]  # fmt: skip
+PATIENT_NOUNS = ["child", "boy", "girl", "infant", "baby", "toddler", "newborn", "neonate", "kid"]
+
+
+def reporter_rules() -> list[Any]:
+    from medspacy.context import ConTextRule
+
+    relative = {"LOWER": {"IN": RELATIVES}}
+    return [
+        ConTextRule(
+            "relative reports",
+            "REPORTER",
+            direction="PSEUDO",
+            pattern=[
+                relative,
+                {"LOWER": {"IN": ["'s", "also", "then", "has", "had"]}, "OP": "*"},
+                {"LOWER": {"IN": REPORTING_VERBS}},
+            ],
+        ),
+        ConTextRule(
+            "brought by relative",
+            "REPORTER",
+            direction="PSEUDO",
+            pattern=[
+                {"LOWER": {"IN": ["by", "with", "per", "according"]}},
+                {"LOWER": "to", "OP": "?"},
+                {"LOWER": {"IN": ["his", "her", "their", "the", "a"]}, "OP": "?"},
+                relative,
+            ],
+        ),
+        ConTextRule(
+            "the child",
+            "REPORTER",
+            direction="PSEUDO",
+            pattern=[{"LOWER": {"IN": ["the", "this", "our", "a", "an"]}}, {"LOWER": {"IN": PATIENT_NOUNS}}],
+        ),
+    ]
 
 
 def run(vocabulary: Vocabulary, text: str) -> Any:

@@ -131,3 +131,17 @@ def test_pipeline_can_be_prepared_in_the_background() -> None:
         time.sleep(0.05)
     assert pipeline_ready(vocab)
     assert [f.concept_id for f in extract_findings("A gizmoid rash.", vocabulary=vocab)] == ["gizmo_sign"]
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("Her mother noticed a rash on her trunk yesterday.", "rash"),
+        ("He was brought in by his parents because of fever.", "fever"),
+        ("The parents report that the child has had a cough for 5 days.", "cough"),
+        ("Her husband says she has been confused since this morning.", "confusion"),
+    ],
+)
+def test_relatives_telling_the_story_are_not_family_history(text: str, concept: str) -> None:
+    found = [f for f in extract_findings(text) if f.concept_id == concept]
+    assert found and all(f.assertion == "present" for f in found)
