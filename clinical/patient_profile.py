@@ -172,7 +172,7 @@ def build_profile(
         ext = extract if extract is not None else default_extractor()
         if ext is None:
             warnings.append("note text not analysed: clinical NLP unavailable")
-        for note in record.notes:
+        for note in record.notes_to_read():
             findings.extend(_facts_from_text(note.text, note.source_id, ext))
     active = [c for c in conditions if not c.historical]
     parts = [

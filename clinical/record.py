@@ -118,6 +118,14 @@ class Encounter(BaseModel):
     start: datetime | None = None
 
 
+MAX_NOTES_READ = 20
+MAX_NOTE_CHARS = 50_000
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Note(BaseModel):
     """Free text from a DocumentReference (text/plain attachment) or an encounter reason."""
 
@@ -153,6 +161,17 @@ class PatientRecord(BaseModel):
         today = on or self.as_of.date()
         b = self.birth_date
         return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
+
+    def notes_to_read(self, limit: int = MAX_NOTES_READ, max_chars: int = MAX_NOTE_CHARS) -> list[Note]:
+        """The notes clinical NLP reads: the newest ``limit`` (undated notes and the encounter reason
+        count as newest), each cut to its first ``max_chars`` characters. A chart with years of notes
+        must not cost seconds per hook call; spans found in a cut note still index into the full text."""
+        now = _aware(self.as_of)
+        newest = sorted(self.notes, key=lambda n: _aware(n.date) if n.date else now, reverse=True)
+        return [
+            n if len(n.text) <= max_chars else n.model_copy(update={"text": n.text[:max_chars]})
+            for n in newest[:limit]
+        ]
 
     @property
     def active_medications(self) -> list[Medication]:

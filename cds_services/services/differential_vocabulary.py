@@ -163,4 +163,6 @@ def _is_conclusion(text: str, start: int) -> bool:
 def record_named_diagnoses(record: PatientRecord, kb: DiseaseKB) -> list[Finding]:
     """The diagnoses the record's notes name (problem-list entries are known diagnoses, matched by
     code and name in :func:`~cds_services.services.differentials.known_diagnoses`)."""
-    return [f for note in record.notes for f in named_diagnosis_findings(note.text, kb, note.source_id)]
+    return [
+        f for note in record.notes_to_read() for f in named_diagnosis_findings(note.text, kb, note.source_id)
+    ]

@@ -235,7 +235,7 @@ def findings_from_record(
                     )
                 )
     if include_notes:
-        for note in record.notes:
+        for note in record.notes_to_read():
             out.extend(text_to_findings(extract_findings(note.text, note.source_id, vocab)))
     return out
 
