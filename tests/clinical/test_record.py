@@ -114,7 +114,7 @@ def test_record_from_prefetch_resolves_medication_reference_and_reports_invalid(
     assert latest is not None and latest.value == pytest.approx(2.5)
 
 
-def test_nlp_reads_the_newest_notes_cut_to_a_bounded_length() -> None:
+def test_nlp_reads_the_newest_notes_within_a_character_budget() -> None:
     from datetime import UTC, datetime, timedelta
 
     from clinical.record import Note, PatientRecord
@@ -122,8 +122,10 @@ def test_nlp_reads_the_newest_notes_cut_to_a_bounded_length() -> None:
     now = datetime(2026, 1, 31, tzinfo=UTC)
     notes = [Note(source_id=f"n{i}", text=f"note {i}", date=now - timedelta(days=i + 1)) for i in range(30)]
     notes.append(Note(source_id="reason", text="chest pain", kind="reason"))  # undated: current
-    notes.append(Note(source_id="long", text="x" * 60_000, date=now - timedelta(hours=1)))
+    notes.append(Note(source_id="long", text="x" * 60, date=now - timedelta(hours=1)))
     record = PatientRecord(patient_id="p", notes=notes, as_of=now)
-    read = record.notes_to_read(limit=5, max_chars=50_000)
-    assert [n.source_id for n in read] == ["reason", "long", "n0", "n1", "n2"]
-    assert len(read[1].text) == 50_000 and len(record.notes[-1].text) == 60_000
+    assert [n.source_id for n in record.notes_to_read(limit=5)] == ["reason", "long", "n0", "n1", "n2"]
+    read = record.notes_to_read(limit=5, budget_chars=80)
+    assert [n.source_id for n in read] == ["reason", "long", "n0", "n1"]
+    assert [len(n.text) for n in read] == [10, 60, 6, 4]  # the last one cut to the budget
+    assert len(record.notes[-1].text) == 60
