@@ -135,7 +135,8 @@ def diagnosis_vocabulary(kb: DiseaseKB) -> Vocabulary:
 
 def named_diagnosis_findings(text: str, kb: DiseaseKB, source_id: str | None = None) -> list[Finding]:
     """The diagnoses ``text`` names, as ``dx:`` findings with assertion, section and span; the label
-    says the diagnosis is the note's word ("Malignant melanoma (named in the note)")."""
+    says the diagnosis is the note's word ("Malignant melanoma (named in the note)"). Hypothetical
+    mentions (screening, prevention, return precautions) are left out."""
     return [
         f.model_copy(
             update={
@@ -143,7 +144,10 @@ def named_diagnosis_findings(text: str, kb: DiseaseKB, source_id: str | None = N
                 "conclusion": _is_conclusion(text, f.start or 0),
             }
         )
-        for f in text_to_findings(extract_findings(text, source_id, diagnosis_vocabulary(kb)))
+        for f in text_to_findings(
+            # "screening for", "vaccinate against", "return if": a plan, not a possibility to weigh
+            [m for m in extract_findings(text, source_id, diagnosis_vocabulary(kb)) if not m.hypothetical]
+        )
     ]
 
 

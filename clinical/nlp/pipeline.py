@@ -46,6 +46,66 @@ EXTRA_CONTEXT_RULES: list[tuple[str, str, str]] = [
     ("questionable", "POSSIBLE_EXISTENCE", "FORWARD"),
     ("cannot exclude", "POSSIBLE_EXISTENCE", "FORWARD"),
     ("return if", "HYPOTHETICAL", "FORWARD"),
+    # plans, prevention and education name conditions nobody has
+    *(
+        (lit, "HYPOTHETICAL", "FORWARD")
+        for lit in (
+            "screening for",
+            "screen for",
+            "screened for",
+            "vaccinate against",
+            "vaccinated against",
+            "vaccination against",
+            "vaccine against",
+            "immunization against",
+            "immunized against",
+            "at risk for",
+            "at risk of",
+            "risk of",
+            "risk for",
+            "prophylaxis against",
+            "prophylaxis for",
+            "prevention of",
+            "to prevent",
+            "warning signs of",
+            "educated about",
+            "educated on",
+            "counseled on",
+            "counselled on",
+            "counseling on",
+            "counselling on",
+        )
+    ),
+    # a test ordered for a condition: the condition is in question, not found
+    *(
+        (lit, "POSSIBLE_EXISTENCE", "FORWARD")
+        for lit in (
+            "tested for",
+            "test for",
+            "testing for",
+            "evaluate for",
+            "evaluation for",
+            "work up for",
+            "workup for",
+            "assess for",
+            "check for",
+        )
+    ),
+    # judged unlikely
+    *(
+        (lit, "NEGATED_EXISTENCE", "FORWARD")
+        for lit in (
+            "unlikely to be",
+            "low probability of",
+            "low likelihood of",
+            "low suspicion for",
+            "low suspicion of",
+            "inconsistent with",
+            "not suggestive of",
+            "doubt",
+        )
+    ),
+    ("less likely", "NEGATED_EXISTENCE", "BACKWARD"),
     ("family history of", "FAMILY", "FORWARD"),
     ("family history:", "FAMILY", "FORWARD"),
     ("mother", "FAMILY", "BIDIRECTIONAL"),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from cds_services.services.differential_ranking import rank_diagnoses
 from cds_services.services.differential_vocabulary import (
     diagnosis_vocabulary,
@@ -139,3 +141,33 @@ def test_a_stated_conclusion_outside_a_result_section_weighs_as_a_result() -> No
     passing = named_diagnosis_findings("Her sister once had mesenteric lymphadenitis as a child.", kb)
     assert [f.conclusion for f in stated] == [True]
     assert all(not f.conclusion for f in passing)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Plan: screening for colon cancer at age 50.",
+        "Plan: vaccinate against influenza and pneumococcal pneumonia.",
+        "Assessment: at risk for osteoporosis.",
+        "Educated about the warning signs of stroke.",
+        "Return if symptoms of meningitis develop.",
+    ],
+)
+def test_plans_prevention_and_education_name_no_diagnosis(text: str) -> None:
+    assert _names(text) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "assertion"),
+    [
+        ("Impression: low probability of pulmonary embolism.", "absent"),
+        ("Pulmonary embolism less likely given a normal D-dimer.", "absent"),
+        ("Unlikely to be pulmonary embolism.", "absent"),
+        ("CT angiogram to evaluate for pulmonary embolism.", "possible"),
+        ("Plan: rule out pulmonary embolism.", "possible"),
+    ],
+)
+def test_judged_unlikely_is_against_and_a_test_ordered_for_is_only_possible(
+    text: str, assertion: str
+) -> None:
+    assert _names(text) == {"Pulmonary embolism": assertion}

@@ -145,3 +145,15 @@ def test_pipeline_can_be_prepared_in_the_background() -> None:
 def test_relatives_telling_the_story_are_not_family_history(text: str, concept: str) -> None:
     found = [f for f in extract_findings(text) if f.concept_id == concept]
     assert found and all(f.assertion == "present" for f in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "concept"),
+    [
+        ("Screening for diabetes at the next visit.", "diabetes_history"),
+        ("Counselled on the risk of hypertension with this drug.", "hypertension_history"),
+    ],
+)
+def test_screening_and_risk_language_is_never_present(text: str, concept: str) -> None:
+    found = [f for f in extract_findings(text) if f.concept_id == concept]
+    assert found and all(not f.present for f in found)
