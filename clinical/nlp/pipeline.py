@@ -46,6 +46,20 @@ EXTRA_CONTEXT_RULES: list[tuple[str, str, str]] = [
     ("questionable", "POSSIBLE_EXISTENCE", "FORWARD"),
     ("cannot exclude", "POSSIBLE_EXISTENCE", "FORWARD"),
     ("return if", "HYPOTHETICAL", "FORWARD"),
+    ("less likely", "NEGATED_EXISTENCE", "BACKWARD"),
+    ("family history of", "FAMILY", "FORWARD"),
+    ("family history:", "FAMILY", "FORWARD"),
+    ("mother", "FAMILY", "BIDIRECTIONAL"),
+    ("father", "FAMILY", "BIDIRECTIONAL"),
+    ("sister", "FAMILY", "BIDIRECTIONAL"),
+    ("brother", "FAMILY", "BIDIRECTIONAL"),
+]
+
+# Triggers whose scope is the next few words only (:data:`NARROW_SCOPE` tokens): the condition they
+# qualify follows at once ("screening for colon cancer"), and the rest of the sentence is often the
+# patient's real findings ("at risk for falls given her dizziness").
+NARROW_SCOPE = 6
+NARROW_CONTEXT_RULES: list[tuple[str, str, str]] = [
     # plans, prevention and education name conditions nobody has
     *(
         (lit, "HYPOTHETICAL", "FORWARD")
@@ -105,14 +119,9 @@ EXTRA_CONTEXT_RULES: list[tuple[str, str, str]] = [
             "doubt",
         )
     ),
-    ("less likely", "NEGATED_EXISTENCE", "BACKWARD"),
-    ("family history of", "FAMILY", "FORWARD"),
-    ("family history:", "FAMILY", "FORWARD"),
-    ("mother", "FAMILY", "BIDIRECTIONAL"),
-    ("father", "FAMILY", "BIDIRECTIONAL"),
-    ("sister", "FAMILY", "BIDIRECTIONAL"),
-    ("brother", "FAMILY", "BIDIRECTIONAL"),
 ]
+# Words that close any trigger's scope: the reason that follows is a finding in its own right.
+TERMINATORS = ("due to", "because of", "secondary to", "given")
 
 # Headers that close a preceding section (so a "Family history:" section cannot leak into the exam).
 EXTRA_SECTION_HEADERS: list[tuple[str, str]] = [
@@ -244,9 +253,22 @@ def _build(vocabulary: Vocabulary) -> Any:
     context: Any = nlp.add_pipe("medspacy_context", config={"rules": None})
     # The default "<header>: no" BACKWARD rule swallows the "No" of "Review: No fever", leaving the fever
     # un-negated; headers are handled by the sectionizer, so those two defaults are dropped.
-    defaults = [r for r in ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH) if ":" not in r.literal]
+    # Our narrow rules replace defaults with the same phrase ("evaluate for" and "test for" are negation
+    # in the defaults, but a test ordered for a condition leaves it possible, not absent).
+    ours = {lit for lit, _, _ in NARROW_CONTEXT_RULES}
+    defaults = [
+        r
+        for r in ConTextRule.from_json(context.DEFAULT_RULES_FILEPATH)
+        if ":" not in r.literal and r.literal.lower() not in ours
+    ]
     context.add(defaults)
     context.add([ConTextRule(lit, cat, direction=d) for lit, cat, d in EXTRA_CONTEXT_RULES])
+    context.add(
+        [ConTextRule(lit, cat, direction=d, max_scope=NARROW_SCOPE) for lit, cat, d in NARROW_CONTEXT_RULES]
+    )
+    # max_scope keeps the terminator's own scope small: medspaCy only lets it cut a trigger's scope
+    # when the two scopes overlap at their edges, not when it spans the whole sentence
+    context.add([ConTextRule(lit, "TERMINATE", direction="TERMINATE", max_scope=1) for lit in TERMINATORS])
     # "Fever: no." — the answer form, only when the "no" ends the clause.
     answer = [{"ORTH": ":"}, {"LOWER": {"IN": ["no", "none", "negative", "absent"]}}, {"IS_PUNCT": True}]
     non = [{"LOWER": "non"}]  # "non-smoker", "non-drinker" (hyphens are spaces by then)

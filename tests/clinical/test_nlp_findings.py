@@ -157,3 +157,17 @@ def test_relatives_telling_the_story_are_not_family_history(text: str, concept: 
 def test_screening_and_risk_language_is_never_present(text: str, concept: str) -> None:
     found = [f for f in extract_findings(text) if f.concept_id == concept]
     assert found and all(not f.present for f in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "concept", "assertion"),
+    [
+        ("At risk for falls given her dizziness.", "dizziness", "present"),
+        ("Increased risk of stroke due to hypertension.", "hypertension_history", "present"),
+        ("Tested for strep because of sore throat.", "sore_throat", "present"),
+        ("No evidence of pneumonia given clear lungs and no fever.", "fever", "absent"),
+    ],
+)
+def test_a_stated_reason_is_outside_the_trigger_scope(text: str, concept: str, assertion: str) -> None:
+    found = [f for f in extract_findings(text) if f.concept_id == concept]
+    assert found and all(f.assertion == assertion for f in found)
