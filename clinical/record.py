@@ -122,10 +122,6 @@ MAX_NOTES_READ = 20
 MAX_NOTE_CHARS = 20_000  # in all: about 0.6 s of clinical NLP at most
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 class Note(BaseModel):
     """Free text from a DocumentReference (text/plain attachment) or an encounter reason."""
 
@@ -169,8 +165,7 @@ class PatientRecord(BaseModel):
         NLP costs about 30 ms per 1,000 characters on this hardware and a hook handler runs to
         completion, so a chart with years of notes must not cost seconds per call; spans found in a
         cut note still index into the full text."""
-        now = _aware(self.as_of)
-        newest = sorted(self.notes, key=lambda n: _aware(n.date) if n.date else now, reverse=True)
+        newest = sorted(self.notes, key=lambda n: n.date or self.as_of, reverse=True)
         out: list[Note] = []
         left = budget_chars
         for note in newest[:limit]:

@@ -73,8 +73,13 @@ def _direction(obs: Observation, rule: LabRule) -> str | None:
         return None
     low = obs.ref_low if obs.ref_low is not None or obs.ref_high is not None else rule.low
     high = obs.ref_high if obs.ref_low is not None or obs.ref_high is not None else rule.high
-    if high is not None and obs.value > high:
+    return range_direction(obs.value, low, high)
+
+
+def range_direction(value: float, low: float | None, high: float | None) -> str | None:
+    """ "H" above ``high``, "L" below ``low``, else ``None`` (a missing bound never flags)."""
+    if high is not None and value > high:
         return "H"
-    if low is not None and obs.value < low:
+    if low is not None and value < low:
         return "L"
     return None

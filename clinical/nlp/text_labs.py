@@ -17,15 +17,15 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from clinical.nlp.labs import LabRule, lab_table
+from clinical.nlp.labs import LabRule, lab_table, range_direction
 
 NAMES_PATH = Path(__file__).parent / "data" / "lab_text_names.tsv"
 PLAUSIBLE_FACTOR = 5.0
 MARKER_FACTOR = 200.0
 # enzymes and bilirubin: a result 20-100x the upper limit is real (hepatitis, pancreatitis)
 WIDE_RANGE = frozenset({"1742-6", "1920-8", "6768-6", "1975-2", "3040-3", "1798-8"})
-_HIGH_WORDS = {"elevated", "high", "increased", "raised"}
-_LOW_WORDS = {"low", "decreased", "reduced", "depressed"}
+_HIGH_WORDS = ("elevated", "high", "increased", "raised")
+_LOW_WORDS = ("low", "decreased", "reduced", "depressed")
 _OTHER_SPECIMEN = re.compile(
     r"\b(urine|urinary|csf|pleural|stool|fecal|faecal|peritoneal|synovial)\W*$", re.I
 )
@@ -42,7 +42,6 @@ _PER_NANOLITRE = (
     "k/ul",
     "k/µl",
     "10*3/ul",
-    "g/l",
 )
 _CONVERSIONS: dict[str, dict[str, float]] = {
     "2951-2": {"meq/l": 1.0, "mmol/l": 1.0},
@@ -52,8 +51,8 @@ _CONVERSIONS: dict[str, dict[str, float]] = {
     "718-7": {"g/dl": 1.0, "g/l": 0.1},
     "4544-3": {"%": 1.0},
     "787-2": {"fl": 1.0},
-    "6690-2": {**{u: 1 / 1000 for u in _PER_MM3}, **{u: 1.0 for u in _PER_NANOLITRE if u != "g/l"}},
-    "777-3": {**{u: 1 / 1000 for u in _PER_MM3}, **{u: 1.0 for u in _PER_NANOLITRE if u != "g/l"}},
+    "6690-2": {**{u: 1 / 1000 for u in _PER_MM3}, **{u: 1.0 for u in _PER_NANOLITRE}},
+    "777-3": {**{u: 1 / 1000 for u in _PER_MM3}, **{u: 1.0 for u in _PER_NANOLITRE}},
     "17861-6": {"mg/dl": 1.0, "mmol/l": 4.0},
     "2345-7": {"mg/dl": 1.0, "mmol/l": 18.0},
     "4548-4": {"%": 1.0},
@@ -76,7 +75,7 @@ _CONVERSIONS: dict[str, dict[str, float]] = {
 }
 _VALUE = r"(?P<cmp>[<>]=?)?\s*(?P<num>\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)"
 _UNIT = r"(?P<unit>(?:[a-zA-Zµμ%*/^×]|\d(?=[/^a-zA-Z]))(?:[\wµμ%*/^×.]*[\wµμ%*/^×])?)?"
-_WORD = r"(?P<word>elevated|high|increased|raised|low|decreased|reduced|depressed)\b"
+_WORD = r"(?P<word>" + "|".join(_HIGH_WORDS + _LOW_WORDS) + r")\b"
 
 
 @lru_cache(maxsize=1)
@@ -98,14 +97,6 @@ def _patterns() -> list[tuple[re.Pattern[str], LabRule]]:
                 (re.compile(head + tail + "(?:" + _VALUE + r"\s*" + _UNIT + "|" + _WORD + ")", flags), rule)
             )
     return out
-
-
-def _direction(rule: LabRule, value: float) -> str | None:
-    if rule.high is not None and value > rule.high:
-        return "H"
-    if rule.low is not None and value < rule.low:
-        return "L"
-    return None
 
 
 def _plausible(rule: LabRule, value: float) -> bool:
@@ -154,4 +145,4 @@ def _read(m: re.Match[str], rule: LabRule) -> str | None:
         value *= factor
     if not _plausible(rule, value):
         return None  # "Glu: 0 mg/dL" is another specimen or a typo, not a blood result
-    return _direction(rule, value)
+    return range_direction(value, rule.low, rule.high)

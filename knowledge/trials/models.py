@@ -84,9 +84,7 @@ class Trial(BaseModel):
     def search_text(self) -> str:
         """The text BM25 and the dense encoder see: title, conditions, keywords, summary, criteria."""
         parts = [
-            self.title,
-            " ; ".join(self.conditions),
-            " ; ".join(self.keywords),
+            self.headline(),
             " ; ".join(self.interventions),
             self.brief_summary,
             " ".join(c.text for c in self.inclusion),
